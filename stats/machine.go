@@ -1,0 +1,82 @@
+package stats
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Machine describes the node, read from /proc.
+type Machine struct {
+	// NumCores is the number of "cpuN" lines of /proc/stat (online CPUs).
+	NumCores int `json:"numCores"`
+	// MemoryCapacityBytes is MemTotal of /proc/meminfo.
+	MemoryCapacityBytes uint64 `json:"memoryCapacityBytes"`
+	// KernelVersion is /proc/sys/kernel/osrelease.
+	KernelVersion string `json:"kernelVersion"`
+	// BootID is /proc/sys/kernel/random/boot_id.
+	BootID string `json:"bootID"`
+}
+
+// Machine reads the node description from the FS's proc root.
+func (fs FS) Machine() (Machine, error) {
+	var m Machine
+	b, err := os.ReadFile(filepath.Join(fs.procRoot, "stat"))
+	if err != nil {
+		return m, fmt.Errorf("read machine cores: %w", err)
+	}
+	if m.NumCores, err = parseStatCPUCount(b); err != nil {
+		return m, err
+	}
+	b, err = os.ReadFile(filepath.Join(fs.procRoot, "meminfo"))
+	if err != nil {
+		return m, fmt.Errorf("read machine memory: %w", err)
+	}
+	var mi Meminfo
+	if err := parseMeminfo(b, &mi); err != nil {
+		return m, err
+	}
+	m.MemoryCapacityBytes = mi.MemTotalBytes
+	if b, err := os.ReadFile(filepath.Join(fs.procRoot, "sys/kernel/osrelease")); err == nil {
+		m.KernelVersion = string(trimSpace(b))
+	}
+	if b, err := os.ReadFile(filepath.Join(fs.procRoot, "sys/kernel/random/boot_id")); err == nil {
+		m.BootID = string(trimSpace(b))
+	}
+	return m, nil
+}
+
+// Meminfo reads /proc/meminfo.
+func (fs FS) Meminfo() (Meminfo, error) {
+	var mi Meminfo
+	b, err := os.ReadFile(filepath.Join(fs.procRoot, "meminfo"))
+	if err != nil {
+		return mi, fmt.Errorf("read meminfo: %w", err)
+	}
+	return mi, parseMeminfo(b, &mi)
+}
+
+// parseStatCPUCount counts the per-CPU "cpuN" lines of /proc/stat.
+func parseStatCPUCount(b []byte) (int, error) {
+	n := 0
+	sawTotal := false
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		f, _ := nextField(line)
+		if !hasPrefix(f, "cpu") {
+			continue
+		}
+		if len(f) == 3 {
+			sawTotal = true
+			continue
+		}
+		if _, ok := parseUint(f[3:]); ok {
+			n++
+		}
+	}
+	if !sawTotal || n == 0 {
+		return 0, parseErr("stat", 0, "no cpu lines")
+	}
+	return n, nil
+}

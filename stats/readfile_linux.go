@@ -1,0 +1,63 @@
+//go:build linux
+
+package stats
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// setPath builds dir+cgroupPath+"/"+name+NUL in r.path without allocating.
+func (r *Reader) setPath(dir, cgroupPath, name string) {
+	r.path = append(r.path[:0], dir...)
+	r.path = append(r.path, cgroupPath...)
+	if name != "" {
+		r.path = append(r.path, '/')
+		r.path = append(r.path, name...)
+	}
+	r.path = append(r.path, 0)
+}
+
+// readFile reads a whole kernel file into r.buf with raw openat/read/close
+// system calls on a reused, NUL-terminated path buffer: os.ReadFile would
+// allocate a *File, a path copy and a result slice for every one of the
+// dozen files of a sample. The returned slice is valid until the next call.
+func (r *Reader) readFile(dir, cgroupPath, name string) ([]byte, error) {
+	r.setPath(dir, cgroupPath, name)
+	cwd := unix.AT_FDCWD
+	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&r.path[0])),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	if errno != 0 {
+		return nil, errno
+	}
+	defer unix.Close(int(fd))
+	n := 0
+	for {
+		if n == len(r.buf) {
+			r.buf = append(r.buf, make([]byte, len(r.buf))...)
+		}
+		m, err := unix.Read(int(fd), r.buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m <= 0 {
+			return r.buf[:n], nil
+		}
+		n += m
+	}
+}
+
+// dirExists reports whether dir+cgroupPath exists (faccessat F_OK on the
+// reused path buffer, so it does not allocate).
+func (r *Reader) dirExists(dir, cgroupPath string) bool {
+	r.setPath(dir, cgroupPath, "")
+	cwd := unix.AT_FDCWD
+	_, _, errno := unix.Syscall6(unix.SYS_FACCESSAT, uintptr(cwd), uintptr(unsafe.Pointer(&r.path[0])),
+		uintptr(unix.F_OK), 0, 0, 0)
+	return errno == 0
+}
