@@ -41,7 +41,7 @@ func nextField(b []byte) (field, rest []byte) {
 // parseUint parses an unsigned decimal integer, rejecting empty input, signs,
 // non-digits and overflow.
 func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
+	if len(b) == 0 {
 		return 0, false
 	}
 	var n uint64
