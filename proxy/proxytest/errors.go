@@ -36,10 +36,13 @@ var (
 	// ErrBadPosition reports "-I CHAIN n" with n past the end of the chain
 	// plus one ("Index of insertion too big").
 	ErrBadPosition = errors.New("index of insertion too big")
-	// ErrUnreliableInsert reports "-I CHAIN n" (n > 1) whose anchor rule was
-	// added earlier in the same table section. iptables-nft 1.8.9 fails such
-	// lines with "RULE_INSERT failed (No such file or directory)" or puts the
-	// rule in the wrong place; the fake refuses them. See doc.go.
+	// ErrUnreliableInsert reports a positional insert ("-I CHAIN n", n > 1)
+	// that iptables-nft 1.8.9 gets wrong: after the chain was flushed in the
+	// same table section, or one past the end right after an -A of that
+	// section (both put the rule in the wrong place, silently), or when the
+	// rule it was placed relative to, itself added in the section, is then
+	// deleted ("RULE_INSERT failed (No such file or directory)"). The fake
+	// refuses them. See doc.go.
 	ErrUnreliableInsert = errors.New("positional insert relative to a rule added in the same transaction")
 	// ErrBadPolicy reports a chain policy other than ACCEPT or DROP.
 	ErrBadPolicy = errors.New("bad policy name")

@@ -70,6 +70,9 @@ type fakeChain struct {
 	builtin bool
 	policy  string
 	rules   []fakeRule
+	// flushed marks a chain that existed before the table section being
+	// applied and was flushed by it (see ErrUnreliableInsert).
+	flushed bool
 }
 
 type fakeRule struct {
@@ -77,6 +80,30 @@ type fakeRule struct {
 	canon string // canonical spec, for -D matching
 	// pending marks a rule added by the table section being applied.
 	pending bool
+	// anchor marks a rule that a positional -I of the section being
+	// applied was placed relative to.
+	anchor bool
+}
+
+// flush empties c, refusing to drop a pending anchor rule.
+func (c *fakeChain) flush() error {
+	for _, r := range c.rules {
+		if r.pending && r.anchor {
+			return fmt.Errorf("chain %s: flushing rule %q, which a positional -I earlier in this table section was anchored on: %w", c.name, r.rule.Spec(), ErrUnreliableInsert)
+		}
+	}
+	c.rules = nil
+	c.flushed = true
+	return nil
+}
+
+// remove deletes rule i of c, refusing to drop a pending anchor rule.
+func (c *fakeChain) remove(i int) error {
+	if r := c.rules[i]; r.pending && r.anchor {
+		return fmt.Errorf("chain %s: deleting rule %q, which a positional -I earlier in this table section was anchored on: %w", c.name, r.rule.Spec(), ErrUnreliableInsert)
+	}
+	c.rules = slices.Delete(c.rules, i, i+1)
+	return nil
 }
 
 // NewFakeKernel returns an empty FakeKernel of family (IPv4 behaves like
@@ -144,8 +171,10 @@ func (k *FakeKernel) Restore(ctx context.Context, payload []byte) error {
 				return err
 			}
 			for _, c := range work.chains {
+				c.flushed = false
 				for i := range c.rules {
 					c.rules[i].pending = false
+					c.rules[i].anchor = false
 				}
 			}
 			k.tables[work.name] = work
@@ -164,8 +193,7 @@ func (t *fakeTable) declare(d ChainDecl) error {
 			}
 			return nil
 		}
-		c.rules = nil
-		return nil
+		return c.flush()
 	}
 	if IsTargetExtension(d.Name) {
 		return fmt.Errorf("chain name %q may not clash with target name: %w", d.Name, ErrSyntax)
@@ -205,13 +233,17 @@ func (t *fakeTable) apply(o Op) error {
 			return fmt.Errorf("chain %s has %d rules, cannot insert at %d: %w", c.name, len(c.rules), pos, ErrBadPosition)
 		}
 		if pos > 1 {
+			if c.flushed {
+				return fmt.Errorf("chain %s: -I at %d after the chain was flushed in this table section: %w", c.name, pos, ErrUnreliableInsert)
+			}
 			anchor := pos - 1
 			if anchor == len(c.rules) {
 				anchor--
+				if c.rules[anchor].pending {
+					return fmt.Errorf("chain %s: -I at %d (one past the end) after a rule added in this table section: %w", c.name, pos, ErrUnreliableInsert)
+				}
 			}
-			if c.rules[anchor].pending {
-				return fmt.Errorf("chain %s: -I at %d is anchored on a rule added earlier in this table section: %w", c.name, pos, ErrUnreliableInsert)
-			}
+			c.rules[anchor].anchor = true
 		}
 		c.rules = slices.Insert(c.rules, pos-1, fr)
 		return nil
@@ -224,8 +256,7 @@ func (t *fakeTable) apply(o Op) error {
 			if o.Position > len(c.rules) {
 				return fmt.Errorf("chain %s has %d rules, cannot delete rule %d (index of deletion too big): %w", c.name, len(c.rules), o.Position, ErrNoRule)
 			}
-			c.rules = slices.Delete(c.rules, o.Position-1, o.Position)
-			return nil
+			return c.remove(o.Position - 1)
 		}
 		canon, err := o.Rule.Canonical()
 		if err != nil {
@@ -234,15 +265,16 @@ func (t *fakeTable) apply(o Op) error {
 		want := canon.Spec()
 		for i, r := range c.rules {
 			if r.canon == want {
-				c.rules = slices.Delete(c.rules, i, i+1)
-				return nil
+				return c.remove(i)
 			}
 		}
 		return fmt.Errorf("chain %s: no rule %q: %w", c.name, o.Rule.Spec(), ErrNoRule)
 	case OpFlush:
 		if o.Chain == "" {
-			for _, c := range t.chains {
-				c.rules = nil
+			for _, n := range t.sortedChains() {
+				if err := t.chains[n].flush(); err != nil {
+					return err
+				}
 			}
 			return nil
 		}
@@ -250,8 +282,7 @@ func (t *fakeTable) apply(o Op) error {
 		if err != nil {
 			return err
 		}
-		c.rules = nil
-		return nil
+		return c.flush()
 	case OpNewChain:
 		if _, ok := t.chains[o.Chain]; ok {
 			return fmt.Errorf("chain %s in table %s: %w", o.Chain, t.name, ErrChainExists)
@@ -484,7 +515,8 @@ func parseMark(s string) (value, mask uint32, err error) {
 	return uint32(value64), uint32(mask64), nil
 }
 
-// checkLoops refuses a table whose jumps form a cycle.
+// checkLoops refuses a table in which a cycle of jumps is reachable from a
+// built-in chain ("RULE_APPEND failed (Too many links)").
 func (t *fakeTable) checkLoops() error {
 	const (
 		unvisited = iota
@@ -513,7 +545,9 @@ func (t *fakeTable) checkLoops() error {
 		state[n] = done
 		return nil
 	}
-	for _, n := range t.sortedChains() {
+	// Like the kernel, only chains reachable from a built-in chain are
+	// checked: an unreachable cycle is accepted.
+	for _, n := range builtinChains[t.name] {
 		if err := visit(n, nil); err != nil {
 			return err
 		}

@@ -2,8 +2,10 @@ package proxytest
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -366,11 +368,15 @@ func (r Rule) String() string {
 // Canonical returns the rule in a normal form close to what iptables-save
 // prints, so that two rules iptables considers the same compare equal:
 // generic options first in the order -s -d -i -o -p -f, addresses with
-// their prefix length and host bits cleared, numeric protocols named,
-// implicit protocol matches made explicit ("-p tcp --dport 80" becomes "-p
-// tcp -m tcp --dport 80"), each match's options sorted by name after its
-// "-m", then the target and its options sorted by name. It returns the
-// Options error for a malformed rule.
+// their prefix length and host bits cleared, numeric protocols named, then
+// the matches in the order they were loaded with implicit protocol matches made explicit ("-p tcp --dport 80" becomes
+// "-p tcp -m tcp --dport 80"), each match's options sorted by name after
+// its "-m", then the target and its options sorted by name. Values are
+// normalised as the kernel stores them (marks in hex, MARK as --set-xmark,
+// probabilities to 11 digits, conntrack states in kernel order) and
+// options at their default value (recent --rsource and full --mask, REJECT
+// --reject-with icmp-port-unreachable) are dropped. It returns the Options
+// error for a malformed rule.
 func (r Rule) Canonical() (Rule, error) {
 	opts, err := r.Options()
 	if err != nil {
@@ -404,7 +410,9 @@ func (r Rule) Canonical() (Rule, error) {
 			add(o)
 		}
 	}
-	// Matches, in load order, each with its options sorted.
+	// Matches, in load order (which matters to the kernel: a "-D" whose
+	// matches come in another order deletes nothing), each with its
+	// options sorted.
 	var modules []string
 	for _, o := range opts {
 		switch {
@@ -428,7 +436,9 @@ func (r Rule) Canonical() (Rule, error) {
 		}
 		slices.SortStableFunc(mine, func(a, b Option) int { return strings.Compare(a.Name, b.Name) })
 		for _, o := range mine {
-			add(o)
+			if o, keep := canonicalValue(o); keep {
+				add(o)
+			}
 		}
 	}
 	for _, o := range opts {
@@ -442,7 +452,9 @@ func (r Rule) Canonical() (Rule, error) {
 			}
 			slices.SortStableFunc(mine, func(a, b Option) int { return strings.Compare(a.Name, b.Name) })
 			for _, t := range mine {
-				add(t)
+				if t, keep := canonicalValue(t); keep {
+					add(t)
+				}
 			}
 		}
 	}
@@ -462,4 +474,65 @@ func (r Rule) Equal(o Rule) bool {
 		return errA != nil && errB != nil && slices.Equal(r.Args, o.Args)
 	}
 	return slices.Equal(a.Args, b.Args)
+}
+
+// ctStateOrder is the order in which iptables-save prints conntrack states.
+var ctStateOrder = []string{"INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT"}
+
+// canonicalValue rewrites an extension option the way the kernel stores it
+// and iptables-save prints it, and reports false for options whose value is
+// the default (which iptables-save prints but a payload may omit, or the
+// reverse). A value that does not parse is left as written.
+func canonicalValue(o Option) (Option, bool) {
+	o.Values = slices.Clone(o.Values)
+	switch {
+	case o.Module == "recent" && o.Name == "--rsource":
+		return o, false
+	case o.Module == "recent" && o.Name == "--mask":
+		if v := o.Value(); v == "255.255.255.255" || v == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" {
+			return o, false
+		}
+	case o.Module == "REJECT" && o.Name == "--reject-with":
+		if v := o.Value(); v == "icmp-port-unreachable" || v == "icmp6-port-unreachable" {
+			return o, false
+		}
+	case o.Name == "--probability":
+		// xt_statistic keeps lround(p * 2^31) and prints it with %.11f.
+		if p, err := strconv.ParseFloat(o.Value(), 64); err == nil && p >= 0 && p <= 1 {
+			o.Values[0] = fmt.Sprintf("%.11f", math.Round(p*0x80000000)/0x80000000)
+		}
+	case o.Module == "mark" || o.Module == "connmark":
+		if v, m, err := parseMark(o.Value()); err == nil {
+			if m == 0xffffffff {
+				o.Values[0] = fmt.Sprintf("%#x", v)
+			} else {
+				o.Values[0] = fmt.Sprintf("%#x/%#x", v, m)
+			}
+		}
+	case o.Module == "MARK":
+		// libxt_MARK turns every form into --set-xmark value/mask.
+		v, m, err := parseMark(o.Value())
+		if err != nil {
+			break
+		}
+		switch o.Name {
+		case "--set-mark":
+			m |= v
+		case "--or-mark":
+			m = v
+		case "--and-mark":
+			v, m = 0, ^v
+		case "--xor-mark":
+			m = 0
+		}
+		o.Name = "--set-xmark"
+		o.Values[0] = fmt.Sprintf("%#x/%#x", v, m)
+	case o.Name == "--ctstate" || o.Name == "--state":
+		states := strings.Split(o.Value(), ",")
+		slices.SortStableFunc(states, func(a, b string) int {
+			return slices.Index(ctStateOrder, a) - slices.Index(ctStateOrder, b)
+		})
+		o.Values[0] = strings.Join(slices.Compact(states), ",")
+	}
+	return o, true
 }
