@@ -1,0 +1,471 @@
+package stats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Options configures a Collector. The zero value means every documented
+// default.
+type Options struct {
+	// Interval between housekeeping passes. Default 1s.
+	Interval time.Duration
+	// MaxJitter bounds the random delay added to each interval so that many
+	// nodes do not read in lockstep. Default Interval/10; negative disables.
+	MaxJitter time.Duration
+	// HistoryLength is the number of samples kept per target. Default 120
+	// (2 minutes at 1 s). Window summaries only cover what the history
+	// holds: keep 3600 samples for an exact one-hour summary.
+	HistoryLength int
+	// Workers bounds the goroutines reading cgroups during a pass.
+	// Default 4.
+	Workers int
+	// Mask selects what each sample reads. Default MaskDefault.
+	Mask Mask
+	// Clock is the time source. Default clock.RealClock{}.
+	Clock clock.WithTicker
+	// NodePID is a process in the node's network namespace, used for node
+	// network figures. Default 1; negative disables node network figures.
+	NodePID int
+}
+
+func (o *Options) setDefaults() {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.MaxJitter == 0 {
+		o.MaxJitter = o.Interval / 10
+	}
+	if o.MaxJitter < 0 {
+		o.MaxJitter = 0
+	}
+	if o.HistoryLength <= 0 {
+		o.HistoryLength = 120
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Mask == 0 {
+		o.Mask = MaskDefault
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.NodePID == 0 {
+		o.NodePID = 1
+	}
+	if o.NodePID < 0 {
+		o.NodePID = 0
+	}
+}
+
+// Collector samples registered targets (and the node's root cgroup) on a
+// fixed interval, keeps a bounded history per target and derives rates and
+// window summaries. One housekeeping loop drives a bounded pool of workers;
+// there is never a goroutine per target.
+//
+// A Collector is safe for concurrent use: Add, Remove, queries and exports
+// may run while Run or Refresh samples. Passes never overlap.
+type Collector struct {
+	fs      FS
+	opts    Options
+	machine Machine
+
+	mu      sync.RWMutex
+	targets map[string]*entry
+	order   []*entry // sorted by ID; rebuilt on Add/Remove
+	node    *entry
+
+	passMu  sync.Mutex // serialises passes; guards readers
+	readers []*Reader
+	running atomic.Bool
+	refresh chan struct{}
+}
+
+// entry is the state of one target. Fields below mu are guarded by it;
+// scratch fields are owned by the pass that samples the entry.
+type entry struct {
+	target Target
+
+	scratch    CgroupStats
+	scratchNet NetworkStats
+
+	mu        sync.Mutex
+	history   ring
+	latest    CgroupStats
+	latestNet NetworkStats
+	netOK     bool
+	sampled   bool
+	sampledAt time.Time
+	firstSeen time.Time
+	lastErr   error
+	missing   bool
+}
+
+// NewCollector returns a Collector reading through fs. It reads the machine
+// description once (cores, memory capacity, boot time).
+func NewCollector(fs FS, opts Options) (*Collector, error) {
+	opts.setDefaults()
+	m, err := fs.Machine()
+	if err != nil {
+		return nil, fmt.Errorf("stats: NewCollector: %w", err)
+	}
+	c := &Collector{
+		fs:      fs,
+		opts:    opts,
+		machine: m,
+		targets: map[string]*entry{},
+		refresh: make(chan struct{}, 1),
+	}
+	c.node = &entry{target: Target{ID: "/", PID: opts.NodePID}, history: newRing(opts.HistoryLength)}
+	for range opts.Workers {
+		c.readers = append(c.readers, fs.NewReader())
+	}
+	return c, nil
+}
+
+// Machine returns the machine description read by NewCollector.
+func (c *Collector) Machine() Machine { return c.machine }
+
+// Options returns the effective options (defaults applied).
+func (c *Collector) Options() Options { return c.opts }
+
+// Add registers a target. It is sampled from the next pass on. Adding an ID
+// twice returns ErrAlreadyRegistered; an invalid Target returns an error
+// wrapping ErrInvalidTarget naming the field.
+func (c *Collector) Add(t Target) error {
+	if err := t.validate(); err != nil {
+		return fmt.Errorf("stats: Add: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.targets[t.ID]; ok {
+		return fmt.Errorf("stats: Add %q: %w", t.ID, ErrAlreadyRegistered)
+	}
+	c.targets[t.ID] = &entry{target: t, history: newRing(c.opts.HistoryLength)}
+	c.rebuildOrder()
+	return nil
+}
+
+// Remove stops watching a target and drops its history. Removing an
+// unknown ID is a no-op.
+func (c *Collector) Remove(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.targets[id]; ok {
+		delete(c.targets, id)
+		c.rebuildOrder()
+	}
+}
+
+// Targets returns the registered targets sorted by ID.
+func (c *Collector) Targets() []Target {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Target, len(c.order))
+	for i, e := range c.order {
+		out[i] = e.target
+	}
+	return out
+}
+
+func (c *Collector) rebuildOrder() {
+	c.order = c.order[:0]
+	for _, e := range c.targets {
+		c.order = append(c.order, e)
+	}
+	sort.Slice(c.order, func(i, j int) bool { return c.order[i].target.ID < c.order[j].target.ID })
+}
+
+// Run samples every Options.Interval (plus up to MaxJitter) until ctx is
+// done, then returns nil. Passes start on a fixed schedule: a slow pass
+// shortens the next wait instead of drifting. Refresh asks a running loop
+// for an immediate pass. Only one Run may be active.
+func (c *Collector) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("stats: Collector.Run: already running")
+	}
+	defer c.running.Store(false)
+	for {
+		start := c.opts.Clock.Now()
+		_ = c.pass(ctx) // per-target errors are kept in each target's status
+		wait := c.opts.Interval - c.opts.Clock.Since(start)
+		if c.opts.MaxJitter > 0 {
+			wait += rand.N(c.opts.MaxJitter + 1)
+		}
+		if wait < 0 {
+			wait = 0
+		}
+		t := c.opts.Clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		case <-c.refresh:
+			t.Stop()
+		}
+	}
+}
+
+// Refresh runs one pass now, on the caller's goroutine, and returns the
+// errors of targets that failed for a reason other than having vanished
+// (ErrNotFound), joined. It also nudges a running Run loop to restart its
+// interval.
+func (c *Collector) Refresh(ctx context.Context) error {
+	err := c.pass(ctx)
+	select {
+	case c.refresh <- struct{}{}:
+	default:
+	}
+	// A running loop consumes the nudge; without one, drop it.
+	if !c.running.Load() {
+		select {
+		case <-c.refresh:
+		default:
+		}
+	}
+	return err
+}
+
+// pass samples the node and every target once.
+func (c *Collector) pass(ctx context.Context) error {
+	c.passMu.Lock()
+	defer c.passMu.Unlock()
+	c.mu.RLock()
+	work := make([]*entry, 0, len(c.order)+1)
+	work = append(work, c.node)
+	work = append(work, c.order...)
+	c.mu.RUnlock()
+
+	workers := min(c.opts.Workers, (len(work)+63)/64)
+	var next atomic.Int64
+	errs := make([]error, workers)
+	run := func(w int) {
+		r := c.readers[w]
+		for ctx.Err() == nil {
+			i := int(next.Add(1)) - 1
+			if i >= len(work) {
+				return
+			}
+			if err := c.sample(r, work[i]); err != nil && !errors.Is(err, ErrNotFound) && errs[w] == nil {
+				errs[w] = err
+			}
+		}
+	}
+	if workers <= 1 {
+		run(0)
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() { run(w) })
+		}
+		wg.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// sample reads one entry and records the result.
+func (c *Collector) sample(r *Reader, e *entry) error {
+	now := c.opts.Clock.Now()
+	err := r.Stat(e.target.ID, c.opts.Mask, &e.scratch)
+	netOK := false
+	if err == nil && e.target.PID > 0 {
+		netOK = r.NetDev(e.target.PID, &e.scratchNet) == nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.lastErr = err
+		if errors.Is(err, ErrNotFound) {
+			e.missing = true
+		}
+		return fmt.Errorf("target %q: %w", e.target.ID, err)
+	}
+	e.latest, e.scratch = e.scratch, e.latest
+	e.latestNet, e.scratchNet = e.scratchNet, e.latestNet
+	e.netOK = netOK
+	if !e.sampled {
+		e.firstSeen = now
+	}
+	e.sampled = true
+	e.sampledAt = now
+	e.lastErr = nil
+	p := point{
+		unixNano:   now.UnixNano(),
+		cpuNanos:   e.latest.CPU.UsageNanos,
+		usage:      e.latest.Memory.UsageBytes,
+		workingSet: e.latest.Memory.WorkingSetBytes,
+		ioRead:     e.latest.IO.ReadBytes,
+		ioWrite:    e.latest.IO.WriteBytes,
+	}
+	if e.latest.Mask.Has(MaskIO) {
+		p.flags |= pointHasIO
+	}
+	if netOK {
+		p.flags |= pointHasNet
+		for i := range e.latestNet.Interfaces {
+			p.netRx += e.latestNet.Interfaces[i].RxBytes
+			p.netTx += e.latestNet.Interfaces[i].TxBytes
+		}
+	}
+	if e.missing {
+		p.flags |= pointAfterGap
+		e.missing = false
+	}
+	e.history.push(p)
+	return nil
+}
+
+func (c *Collector) lookup(id string) (*entry, error) {
+	if id == "/" {
+		return c.node, nil
+	}
+	c.mu.RLock()
+	e, ok := c.targets[id]
+	c.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("stats: %q: %w", id, ErrUnknownTarget)
+	}
+	return e, nil
+}
+
+// Sample is a copy of the newest sample of a target.
+type Sample struct {
+	// Time is when the sample was taken.
+	Time time.Time `json:"time"`
+	// Stats holds the cgroup figures.
+	Stats CgroupStats `json:"stats"`
+	// Network holds the interface counters; nil without a PID or when the
+	// process could not be read.
+	Network *NetworkStats `json:"network,omitempty"`
+}
+
+// Status describes a target's sampling state.
+type Status struct {
+	// FirstSeen is the time of the first successful sample.
+	FirstSeen time.Time `json:"firstSeen"`
+	// LastSample is the time of the newest successful sample.
+	LastSample time.Time `json:"lastSample"`
+	// LastError is the error of the most recent pass, nil if it succeeded.
+	// It wraps ErrNotFound when the cgroup has vanished.
+	LastError error `json:"-"`
+	// Samples is the number of samples in the history.
+	Samples int `json:"samples"`
+}
+
+// Latest returns a copy of the newest sample of the target with the given
+// ID ("/" is the node). ok is false before the first successful sample.
+func (c *Collector) Latest(id string) (s Sample, ok bool, err error) {
+	e, err := c.lookup(id)
+	if err != nil {
+		return s, false, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.sampled {
+		return s, false, nil
+	}
+	return e.copySample(), true, nil
+}
+
+func (e *entry) copySample() Sample {
+	s := Sample{Time: e.sampledAt}
+	s.Stats.CopyFrom(&e.latest)
+	if e.netOK {
+		s.Network = &NetworkStats{Interfaces: append([]InterfaceStats(nil), e.latestNet.Interfaces...)}
+	}
+	return s
+}
+
+// Status returns the sampling state of a target.
+func (c *Collector) Status(id string) (Status, error) {
+	e, err := c.lookup(id)
+	if err != nil {
+		return Status{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Status{FirstSeen: e.firstSeen, LastSample: e.sampledAt, LastError: e.lastErr, Samples: e.history.n}, nil
+}
+
+// Rates returns the figures derived from the two newest samples. ok is false
+// with fewer than two samples or when the newest sample failed (a vanished
+// cgroup yields no rate at all rather than a bogus one).
+func (c *Collector) Rates(id string) (r Rates, ok bool, err error) {
+	e, err := c.lookup(id)
+	if err != nil {
+		return r, false, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok = e.rates()
+	return r, ok, nil
+}
+
+func (e *entry) rates() (Rates, bool) {
+	if e.history.n < 2 || e.lastErr != nil {
+		return Rates{}, false
+	}
+	return rates(e.history.at(e.history.n-2), e.history.at(e.history.n-1)), true
+}
+
+// History returns the compact history of a target, oldest first, as
+// HistoryPoints.
+func (c *Collector) History(id string) ([]HistoryPoint, error) {
+	e, err := c.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]HistoryPoint, e.history.n)
+	for i := range out {
+		p := e.history.at(i)
+		out[i] = HistoryPoint{
+			Time: time.Unix(0, p.unixNano), CPUUsageNanos: p.cpuNanos, MemoryUsageBytes: p.usage,
+			WorkingSetBytes: p.workingSet, IOReadBytes: p.ioRead, IOWriteBytes: p.ioWrite,
+			NetworkRxBytes: p.netRx, NetworkTxBytes: p.netTx, HasNetwork: p.flags&pointHasNet != 0,
+		}
+	}
+	return out, nil
+}
+
+// HistoryPoint is one entry of a target's history.
+type HistoryPoint struct {
+	Time             time.Time `json:"time"`
+	CPUUsageNanos    uint64    `json:"cpuUsageNanos"`
+	MemoryUsageBytes uint64    `json:"memoryUsageBytes"`
+	WorkingSetBytes  uint64    `json:"workingSetBytes"`
+	IOReadBytes      uint64    `json:"ioReadBytes"`
+	IOWriteBytes     uint64    `json:"ioWriteBytes"`
+	NetworkRxBytes   uint64    `json:"networkRxBytes"`
+	NetworkTxBytes   uint64    `json:"networkTxBytes"`
+	HasNetwork       bool      `json:"hasNetwork"`
+}
+
+// WindowSummary summarises a target's history over the window ending at its
+// newest sample, with exact percentiles.
+func (c *Collector) WindowSummary(id string, window time.Duration) (WindowSummary, error) {
+	if window <= 0 {
+		return WindowSummary{}, fmt.Errorf("stats: WindowSummary: window %v must be positive", window)
+	}
+	e, err := c.lookup(id)
+	if err != nil {
+		return WindowSummary{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.history.summarize(window), nil
+}

@@ -1,0 +1,54 @@
+package stats
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Target is one cgroup the Collector watches: a container, or a pod's
+// cgroup (Container empty).
+type Target struct {
+	// ID is the cgroup path relative to the hierarchy roots, for example
+	// "/kubepods/burstable/pod<uid>/<container-id>". It is the key of the
+	// target and the Prometheus "id" label.
+	ID string `json:"id"`
+	// Pod is the pod's namespace and name; empty for cgroups outside pods.
+	Pod types.NamespacedName `json:"pod"`
+	// PodUID is the pod's UID; targets with the same PodUID form one pod in
+	// the Summary.
+	PodUID types.UID `json:"podUID,omitempty"`
+	// Container is the container's name in the pod spec; empty for the
+	// pod-level cgroup.
+	Container string `json:"container,omitempty"`
+	// Name is the runtime's name or ID of the container (Prometheus "name").
+	Name string `json:"name,omitempty"`
+	// Image is the container image (Prometheus "image").
+	Image string `json:"image,omitempty"`
+	// PID is a process in the target's network namespace; 0 means no
+	// network figures. For a pod, any process of the pod (the sandbox's).
+	PID int `json:"pid,omitempty"`
+}
+
+// validate checks a Target before it is registered.
+func (t *Target) validate() error {
+	if err := validateCgroupPath(t.ID); err != nil {
+		return fmt.Errorf("target %q: field ID: %w", t.ID, err)
+	}
+	if t.ID == "/" {
+		return fmt.Errorf("target %q: field ID: the root cgroup is tracked as the node: %w", t.ID, ErrInvalidTarget)
+	}
+	if t.PID < 0 {
+		return fmt.Errorf("target %q: field PID: %d is negative: %w", t.ID, t.PID, ErrInvalidTarget)
+	}
+	if t.Container != "" && t.PodUID == "" {
+		return fmt.Errorf("target %q: field PodUID: required when Container (%q) is set: %w", t.ID, t.Container, ErrInvalidTarget)
+	}
+	if t.Pod.Name != "" && t.PodUID == "" {
+		return fmt.Errorf("target %q: field PodUID: required when Pod (%s) is set: %w", t.ID, t.Pod, ErrInvalidTarget)
+	}
+	if t.Pod.Name == "" && t.PodUID != "" {
+		return fmt.Errorf("target %q: field Pod: required when PodUID (%s) is set: %w", t.ID, t.PodUID, ErrInvalidTarget)
+	}
+	return nil
+}
