@@ -147,7 +147,7 @@ func FuzzParseProcFiles(f *testing.F) {
 		}
 		_, err := parsePartitions(b)
 		checkParseErr(t, err)
-		_, err = parseStatCPUCount(b)
+		_, _, err = parseProcStat(b)
 		checkParseErr(t, err)
 		_, err = parsePidList("cgroup.procs", b)
 		checkParseErr(t, err)

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Machine describes the node, read from /proc.
 type Machine struct {
 	// NumCores is the number of "cpuN" lines of /proc/stat (online CPUs).
 	NumCores int `json:"numCores"`
+	// BootTime is the btime line of /proc/stat.
+	BootTime time.Time `json:"bootTime"`
 	// MemoryCapacityBytes is MemTotal of /proc/meminfo.
 	MemoryCapacityBytes uint64 `json:"memoryCapacityBytes"`
 	// KernelVersion is /proc/sys/kernel/osrelease.
@@ -25,9 +28,11 @@ func (fs FS) Machine() (Machine, error) {
 	if err != nil {
 		return m, fmt.Errorf("read machine cores: %w", err)
 	}
-	if m.NumCores, err = parseStatCPUCount(b); err != nil {
+	var btime int64
+	if m.NumCores, btime, err = parseProcStat(b); err != nil {
 		return m, err
 	}
+	m.BootTime = time.Unix(btime, 0).UTC()
 	b, err = os.ReadFile(filepath.Join(fs.procRoot, "meminfo"))
 	if err != nil {
 		return m, fmt.Errorf("read machine memory: %w", err)
@@ -56,14 +61,24 @@ func (fs FS) Meminfo() (Meminfo, error) {
 	return mi, parseMeminfo(b, &mi)
 }
 
-// parseStatCPUCount counts the per-CPU "cpuN" lines of /proc/stat.
-func parseStatCPUCount(b []byte) (int, error) {
+// parseProcStat counts the per-CPU "cpuN" lines of /proc/stat and returns
+// the boot time (btime, seconds since the epoch; 0 if absent).
+func parseProcStat(b []byte) (cores int, btime int64, err error) {
 	n := 0
 	sawTotal := false
 	for len(b) > 0 {
 		var line []byte
 		line, b = nextLine(b)
-		f, _ := nextField(line)
+		f, rest := nextField(line)
+		if string(f) == "btime" {
+			v, _ := nextField(rest)
+			bt, ok := parseUint(v)
+			if !ok || bt > 1<<62 {
+				return 0, 0, parseErr("stat", 0, "bad btime %q", clip(line))
+			}
+			btime = int64(bt)
+			continue
+		}
 		if !hasPrefix(f, "cpu") {
 			continue
 		}
@@ -76,7 +91,7 @@ func parseStatCPUCount(b []byte) (int, error) {
 		}
 	}
 	if !sawTotal || n == 0 {
-		return 0, parseErr("stat", 0, "no cpu lines")
+		return 0, 0, parseErr("stat", 0, "no cpu lines")
 	}
-	return n, nil
+	return n, btime, nil
 }

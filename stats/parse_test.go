@@ -497,10 +497,12 @@ func TestParseMisc(t *testing.T) {
 	wantErr(t, err, "cgroup.procs", true)
 	_, err = parsePidList("cgroup.procs", []byte("0\n"))
 	wantErr(t, err, "cgroup.procs", true)
-	if n, err := parseStatCPUCount([]byte("cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\nintr 5\n")); err != nil || n != 2 {
-		t.Errorf("parseStatCPUCount = %d, %v", n, err)
+	if n, bt, err := parseProcStat([]byte("cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\nintr 5\nbtime 1764000000\n")); err != nil || n != 2 || bt != 1764000000 {
+		t.Errorf("parseProcStat = %d, %d, %v", n, bt, err)
 	}
-	_, err = parseStatCPUCount([]byte("intr 5\n"))
+	_, _, err = parseProcStat([]byte("intr 5\n"))
+	wantErr(t, err, "stat", true)
+	_, _, err = parseProcStat([]byte("cpu 1\ncpu0 1\nbtime x\n"))
 	wantErr(t, err, "stat", true)
 }
 
