@@ -52,6 +52,9 @@ type MemoryStats struct {
 	PageFaults uint64 `json:"pageFaults"`
 	// MajorPageFaults is the pgmajfault counter of this cgroup.
 	MajorPageFaults uint64 `json:"majorPageFaults"`
+	// HasPageFaults is false when the fault counters are unknown (the v2
+	// root cgroup, whose figures come from /proc/meminfo).
+	HasPageFaults bool `json:"hasPageFaults"`
 	// HierarchicalPageFaults counts this cgroup and its descendants (v1
 	// total_pgfault; v2 pgfault).
 	HierarchicalPageFaults uint64 `json:"hierarchicalPageFaults"`
@@ -114,6 +117,7 @@ func parseMemoryStatV1(b []byte, out *MemoryStats) error {
 			out.ActiveFileBytes = v
 		case "pgfault":
 			out.PageFaults = v
+			out.HasPageFaults = true
 		case "pgmajfault":
 			out.MajorPageFaults = v
 		case "total_pgfault":
@@ -152,6 +156,7 @@ func parseMemoryStatV2(b []byte, out *MemoryStats) error {
 		case "pgfault":
 			out.PageFaults = v
 			out.HierarchicalPageFaults = v
+			out.HasPageFaults = true
 		case "pgmajfault":
 			out.MajorPageFaults = v
 			out.HierarchicalMajorPageFaults = v

@@ -193,7 +193,7 @@ func TestParseMemoryStat(t *testing.T) {
 	if err := parseMemoryStatV1([]byte(v1), &m); err != nil {
 		t.Fatal(err)
 	}
-	want := MemoryStats{CacheBytes: 8491008, RSSBytes: 131072, ShmemBytes: 8388608, MappedFileBytes: 4096, HasSwap: true,
+	want := MemoryStats{CacheBytes: 8491008, RSSBytes: 131072, ShmemBytes: 8388608, MappedFileBytes: 4096, HasSwap: true, HasPageFaults: true,
 		PageFaults: 94007, MajorPageFaults: 2, HierarchicalPageFaults: 94010, HierarchicalMajorPageFaults: 3,
 		InactiveFileBytes: 20480, ActiveFileBytes: 81920}
 	if m != want {
@@ -206,7 +206,7 @@ func TestParseMemoryStat(t *testing.T) {
 	if err := parseMemoryStatV2([]byte(v2), &m); err != nil {
 		t.Fatal(err)
 	}
-	want = MemoryStats{RSSBytes: 131072, CacheBytes: 8491008, MappedFileBytes: 4096, InactiveFileBytes: 20480, ActiveFileBytes: 8470528,
+	want = MemoryStats{RSSBytes: 131072, CacheBytes: 8491008, MappedFileBytes: 4096, InactiveFileBytes: 20480, ActiveFileBytes: 8470528, HasPageFaults: true,
 		PageFaults: 94007, MajorPageFaults: 2, HierarchicalPageFaults: 94007, HierarchicalMajorPageFaults: 2}
 	if m != want {
 		t.Errorf("v2:\n got %+v\nwant %+v", m, want)

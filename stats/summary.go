@@ -146,7 +146,6 @@ type entryView struct {
 	hasRates  bool
 }
 
-
 // view copies the newest sample; ok is false when there is none or the last
 // read failed.
 func (e *entry) view() (entryView, bool) {
@@ -171,6 +170,7 @@ func aggregate(views []entryView) entryView {
 	agg.rates.HasCPU = true
 	agg.stats.Mask = views[0].stats.Mask
 	agg.stats.Memory.HasSwap = true
+	agg.stats.Memory.HasPageFaults = true
 	limited := true
 	for _, v := range views {
 		if v.time.After(agg.time.Time) {
@@ -190,6 +190,7 @@ func aggregate(views []entryView) entryView {
 		am.WorkingSetBytes += m.WorkingSetBytes
 		am.RSSBytes += m.RSSBytes
 		am.PageFaults += m.PageFaults
+		am.HasPageFaults = am.HasPageFaults && m.HasPageFaults
 		am.MajorPageFaults += m.MajorPageFaults
 		am.SwapBytes += m.SwapBytes
 		am.HasSwap = am.HasSwap && m.HasSwap
@@ -227,8 +228,10 @@ func (v *entryView) memoryStats() *statsapi.MemoryStats {
 		UsageBytes:      ptr.To(m.UsageBytes),
 		WorkingSetBytes: ptr.To(m.WorkingSetBytes),
 		RSSBytes:        ptr.To(m.RSSBytes),
-		PageFaults:      ptr.To(m.PageFaults),
-		MajorPageFaults: ptr.To(m.MajorPageFaults),
+	}
+	if m.HasPageFaults {
+		s.PageFaults = ptr.To(m.PageFaults)
+		s.MajorPageFaults = ptr.To(m.MajorPageFaults)
 	}
 	if m.Limited() {
 		avail := uint64(0)
