@@ -15,6 +15,7 @@ type endpoint struct {
 	ip          string // canonical form
 	hostPort    string // "ip:port" / "[ip]:port"
 	chain       string // KUBE-SEP-XXXX
+	chainKey    uint64 // chainSortKey(chain)
 	local       bool
 	ready       bool
 	serving     bool
@@ -174,6 +175,7 @@ func (c *config) buildEndpoints(sp *servicePort, slicesByName []*discovery.Endpo
 	eps := make([]*endpoint, 0, len(byHostPort))
 	for _, ep := range byHostPort {
 		ep.chain = prefixEndpoint + hash16(sp.nameString+sp.proto+ep.hostPort)
+		ep.chainKey = chainSortKey(ep.chain)
 		eps = append(eps, ep)
 	}
 	slices.SortFunc(eps, func(a, b *endpoint) int {

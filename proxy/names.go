@@ -132,3 +132,45 @@ func isServiceChain(name string) bool {
 	}
 	return false
 }
+
+// chainSortKey maps a nat chain name to an integer whose order is the
+// order of the names, as far as it goes: 3 bits for the chain kind (in
+// the byte order of the prefixes) and 5 bits for each of the first 12
+// characters of the base32 hash ('2'-'7' before 'A'-'Z', as in ASCII).
+// Equal keys must be ordered by comparing the names.
+func chainSortKey(name string) uint64 {
+	var kind uint64
+	var rest string
+	switch {
+	case strings.HasPrefix(name, prefixExternal):
+		kind, rest = 0, name[len(prefixExternal):]
+	case strings.HasPrefix(name, prefixFirewall):
+		kind, rest = 1, name[len(prefixFirewall):]
+	case name == ChainMarkMasq:
+		kind = 2
+	case name == ChainPostrouting:
+		kind = 3
+	case strings.HasPrefix(name, prefixEndpoint):
+		kind, rest = 4, name[len(prefixEndpoint):]
+	case strings.HasPrefix(name, prefixServiceCluster):
+		kind, rest = 5, name[len(prefixServiceCluster):]
+	case strings.HasPrefix(name, prefixServiceLocal):
+		kind, rest = 6, name[len(prefixServiceLocal):]
+	default:
+		kind = 7
+	}
+	key := kind
+	for i := 0; i < 12; i++ {
+		var v uint64
+		if i < len(rest) {
+			switch ch := rest[i]; {
+			case ch >= '2' && ch <= '7':
+				v = uint64(ch - '2')
+			case ch >= 'A' && ch <= 'Z':
+				v = uint64(ch-'A') + 6
+			}
+		}
+		key = key<<5 | v
+	}
+	return key
+}

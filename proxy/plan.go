@@ -164,10 +164,14 @@ func syncKind(full bool) string {
 	return "partial"
 }
 
-// renderShared renders the shared-chain lines of pr into a record,
-// reusing the strings of old where unchanged.
-func (p *Proxier) renderShared(pr *portRender, old *writtenPort) *writtenPort {
-	w := &writtenPort{name: pr.sp.name, key: pr.sp.sortKey}
+// renderRecord renders the shared-chain lines of pr and the names of its
+// chains (refs) into a record. It returns old itself when nothing changed
+// and otherwise reuses what it can of it, so that a steady-state full sync
+// allocates no record.
+func (p *Proxier) renderRecord(pr *portRender, refs []chainRef, old *writtenPort) *writtenPort {
+	var w writtenPort
+	w.name, w.key = pr.sp.name, pr.sp.sortKey
+	same := old != nil
 	for c := 0; c < numShared; c++ {
 		p.scratch = p.scratch[:0]
 		p.cfg.writeShared(&p.scratch, pr, c)
@@ -176,8 +180,19 @@ func (p *Proxier) renderShared(pr *portRender, old *writtenPort) *writtenPort {
 			oldLines = old.shared[c]
 		}
 		w.shared[c] = splitLines(p.scratch, oldLines)
+		if !linesEqual(p.scratch, oldLines) {
+			same = false
+		}
 	}
-	return w
+	var oldChains []string
+	if old != nil {
+		oldChains = old.chains
+	}
+	w.chains = chainNames(refs, oldChains)
+	if same && len(w.chains) == len(oldChains) && (len(oldChains) == 0 || &w.chains[0] == &oldChains[0]) {
+		return old
+	}
+	return &w
 }
 
 // chainNames returns the names in refs, reusing old when equal.
@@ -201,6 +216,18 @@ func chainNames(refs []chainRef, old []string) []string {
 	return names
 }
 
+// compareChainRefs orders chains by name, using the precomputed sortable
+// prefix of the name first.
+func compareChainRefs(a, b chainRef) int {
+	if a.key != b.key {
+		if a.key < b.key {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.name, b.name)
+}
+
 func (p *Proxier) sortedPortModels() []*portModel {
 	models := make([]*portModel, 0, len(p.ports))
 	for _, m := range p.ports {
@@ -221,16 +248,9 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 	p.refs = p.refs[:0]
 	for _, m := range models {
 		pr := cfg.newPortRender(m)
-		old := p.written[m.sp.name]
-		w := p.renderShared(pr, old)
 		start := len(p.refs)
 		p.refs = pr.ownChains(p.refs)
-		var oldChains []string
-		if old != nil {
-			oldChains = old.chains
-		}
-		w.chains = chainNames(p.refs[start:], oldChains)
-		order = append(order, w)
+		order = append(order, p.renderRecord(pr, p.refs[start:], p.written[m.sp.name]))
 	}
 	// Chains written before and not now: flush and delete them.
 	var stale []string
@@ -247,8 +267,9 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 	}
 	slices.Sort(stale)
 	// Fixed nat chains sort among the per-service ones.
-	p.refs = append(p.refs, chainRef{name: ChainMarkMasq, kind: chainFixedMarkMasq}, chainRef{name: ChainPostrouting, kind: chainFixedPostrouting})
-	slices.SortFunc(p.refs, func(a, b chainRef) int { return cmp.Compare(a.name, b.name) })
+	p.refs = append(p.refs, chainRef{name: ChainMarkMasq, key: chainSortKey(ChainMarkMasq), kind: chainFixedMarkMasq},
+		chainRef{name: ChainPostrouting, key: chainSortKey(ChainPostrouting), kind: chainFixedPostrouting})
+	slices.SortFunc(p.refs, compareChainRefs)
 
 	b := &p.payload
 	*b = (*b)[:0]
@@ -358,14 +379,9 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 		var nw *writtenPort
 		if m := p.ports[n]; m != nil {
 			pr := cfg.newPortRender(m)
-			nw = p.renderShared(pr, old)
 			start := len(p.refs)
 			p.refs = pr.ownChains(p.refs)
-			var oldChains []string
-			if old != nil {
-				oldChains = old.chains
-			}
-			nw.chains = chainNames(p.refs[start:], oldChains)
+			nw = p.renderRecord(pr, p.refs[start:], old)
 		}
 		pl.changed[n] = nw
 		changes = append(changes, change{old: old, new: nw})
@@ -490,7 +506,7 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 	}
 	slices.Sort(stale)
 	allRefs := p.refs
-	slices.SortFunc(allRefs, func(a, b chainRef) int { return cmp.Compare(a.name, b.name) })
+	slices.SortFunc(allRefs, compareChainRefs)
 	start = len(*b)
 	b.w("*nat\n")
 	body = len(*b)

@@ -233,6 +233,7 @@ const (
 // chainRef names one per-service chain and how to write its rules.
 type chainRef struct {
 	name string
+	key  uint64 // chainSortKey(name)
 	kind uint8
 	pr   *portRender
 	ep   *endpoint
@@ -242,19 +243,19 @@ type chainRef struct {
 func (pr *portRender) ownChains(refs []chainRef) []chainRef {
 	sp := pr.sp
 	if pr.usesExt {
-		refs = append(refs, chainRef{name: sp.extChain, kind: chainEXT, pr: pr})
+		refs = append(refs, chainRef{name: sp.extChain, key: sp.extKey, kind: chainEXT, pr: pr})
 	}
 	if pr.usesFW {
-		refs = append(refs, chainRef{name: sp.fwChain, kind: chainFW, pr: pr})
+		refs = append(refs, chainRef{name: sp.fwChain, key: sp.fwKey, kind: chainFW, pr: pr})
 	}
 	if pr.usesCluster {
-		refs = append(refs, chainRef{name: sp.svcChain, kind: chainSVC, pr: pr})
+		refs = append(refs, chainRef{name: sp.svcChain, key: sp.svcKey, kind: chainSVC, pr: pr})
 	}
 	if pr.usesLocal {
-		refs = append(refs, chainRef{name: sp.svlChain, kind: chainSVL, pr: pr})
+		refs = append(refs, chainRef{name: sp.svlChain, key: sp.svlKey, kind: chainSVL, pr: pr})
 	}
 	for _, ep := range pr.cat.reachable {
-		refs = append(refs, chainRef{name: ep.chain, kind: chainSEP, pr: pr, ep: ep})
+		refs = append(refs, chainRef{name: ep.chain, key: ep.chainKey, kind: chainSEP, pr: pr, ep: ep})
 	}
 	return refs
 }

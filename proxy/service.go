@@ -41,6 +41,7 @@ type servicePort struct {
 	internalPolicyLocal bool
 
 	svcChain, svlChain, extChain, fwChain string
+	svcKey, svlKey, extKey, fwKey         uint64 // chainSortKey of the chains
 }
 
 func (sp *servicePort) externallyAccessible() bool {
@@ -300,6 +301,8 @@ func (c *config) buildServicePorts(svc *v1.Service) ([]*servicePort, error) {
 		sp.svlChain = prefixServiceLocal + suffix
 		sp.extChain = prefixExternal + suffix
 		sp.fwChain = prefixFirewall + suffix
+		sp.svcKey, sp.svlKey = chainSortKey(sp.svcChain), chainSortKey(sp.svlChain)
+		sp.extKey, sp.fwKey = chainSortKey(sp.extChain), chainSortKey(sp.fwChain)
 		ports = append(ports, sp)
 	}
 	return ports, nil

@@ -26,17 +26,9 @@ func (c *config) categorizeEndpoints(sp *servicePort, eps []*endpoint) categoriz
 	mode := ""
 	if sp.usesClusterEndpoints() {
 		mode = c.topologyMode(eps)
-		for _, ep := range eps {
-			if ep.ready && c.availableForTopology(ep, mode) {
-				r.cluster = append(r.cluster, ep)
-			}
-		}
+		r.cluster = filterEndpoints(eps, func(ep *endpoint) bool { return ep.ready && c.availableForTopology(ep, mode) })
 		if len(r.cluster) == 0 {
-			for _, ep := range eps {
-				if ep.serving && ep.terminating {
-					r.cluster = append(r.cluster, ep)
-				}
-			}
+			r.cluster = filterEndpoints(eps, func(ep *endpoint) bool { return ep.serving && ep.terminating })
 		}
 		if len(r.cluster) > 0 {
 			r.hasAny = true
@@ -62,18 +54,10 @@ func (c *config) categorizeEndpoints(sp *servicePort, eps []*endpoint) categoriz
 	}
 	useTerminating := false
 	if localReady {
-		for _, ep := range eps {
-			if ep.local && ep.ready {
-				r.local = append(r.local, ep)
-			}
-		}
+		r.local = filterEndpoints(eps, func(ep *endpoint) bool { return ep.local && ep.ready })
 	} else if localServingTerminating {
 		useTerminating = true
-		for _, ep := range eps {
-			if ep.local && ep.serving && ep.terminating {
-				r.local = append(r.local, ep)
-			}
-		}
+		r.local = filterEndpoints(eps, func(ep *endpoint) bool { return ep.local && ep.serving && ep.terminating })
 	}
 	if !sp.usesClusterEndpoints() {
 		r.reachable = r.local
@@ -136,4 +120,28 @@ func (c *config) availableForTopology(ep *endpoint, mode string) bool {
 		return slices.Contains(ep.zoneHints, c.NodeZone)
 	}
 	return true
+}
+
+// filterEndpoints returns the endpoints satisfying keep, sharing eps
+// itself when all of them do (the common case) to spare an allocation.
+func filterEndpoints(eps []*endpoint, keep func(*endpoint) bool) []*endpoint {
+	n := 0
+	for _, ep := range eps {
+		if keep(ep) {
+			n++
+		}
+	}
+	if n == len(eps) {
+		return eps
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]*endpoint, 0, n)
+	for _, ep := range eps {
+		if keep(ep) {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
