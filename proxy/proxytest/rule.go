@@ -110,6 +110,7 @@ func (r Rule) Options() ([]Option, error) {
 		protocol string   // value of -p, for implicit protocol matches
 		negate   bool
 		seen     = map[string]bool{}
+		seenExt  = map[string]bool{} // "module\x00option" already given
 	)
 	for i := 0; i < len(r.Args); i++ {
 		tok := r.Args[i]
@@ -143,6 +144,12 @@ func (r Rule) Options() ([]Option, error) {
 					return nil, fmt.Errorf("rule in chain %s: couldn't load match %q: %w", r.Chain, o.Values[0], ErrUnknownExtension)
 				}
 				loaded = append(loaded, o.Values[0])
+				// A new instance of the module may take its options again.
+				for k := range seenExt {
+					if strings.HasPrefix(k, o.Values[0]+"\x00") {
+						delete(seenExt, k)
+					}
+				}
 			case "-j", "-g":
 				if o.Negated {
 					return nil, fmt.Errorf("rule in chain %s: cannot have ! before %s: %w", r.Chain, name, ErrSyntax)
@@ -165,8 +172,11 @@ func (r Rule) Options() ([]Option, error) {
 				if err := checkGenericValue(&o); err != nil {
 					return nil, fmt.Errorf("rule in chain %s: %w", r.Chain, err)
 				}
-				if name == "-p" {
-					protocol = o.Values[0]
+				if name == "-p" && !o.Negated {
+					protocol = strings.ToLower(o.Values[0])
+					if n, ok := protocolNumbers[protocol]; ok {
+						protocol = n
+					}
 				}
 			}
 			opts = append(opts, o)
@@ -185,6 +195,11 @@ func (r Rule) Options() ([]Option, error) {
 		if i+n >= len(r.Args) && n > 0 {
 			return nil, fmt.Errorf("rule in chain %s: option %s requires an argument: %w", r.Chain, tok, ErrSyntax)
 		}
+		key := module + "\x00" + name
+		if seenExt[key] {
+			return nil, fmt.Errorf("rule in chain %s: option %s given twice for %s: %w", r.Chain, tok, module, ErrSyntax)
+		}
+		seenExt[key] = true
 		values := slices.Clone(r.Args[i+1 : i+1+n])
 		for _, v := range values {
 			if v == "!" {
@@ -243,6 +258,9 @@ func checkTargetName(name string) error {
 
 // checkGenericValue validates the value of -s, -d, -p, -i and -o.
 func checkGenericValue(o *Option) error {
+	if len(o.Values) == 0 {
+		return nil
+	}
 	v := o.Values[0]
 	switch o.Name {
 	case "-s", "-d":
@@ -434,11 +452,8 @@ func (r Rule) Canonical() (Rule, error) {
 				mine = append(mine, o)
 			}
 		}
-		slices.SortStableFunc(mine, func(a, b Option) int { return strings.Compare(a.Name, b.Name) })
-		for _, o := range mine {
-			if o, keep := canonicalValue(o); keep {
-				add(o)
-			}
+		for _, o := range sortedCanonical(mine) {
+			add(o)
 		}
 	}
 	for _, o := range opts {
@@ -450,11 +465,8 @@ func (r Rule) Canonical() (Rule, error) {
 					mine = append(mine, t)
 				}
 			}
-			slices.SortStableFunc(mine, func(a, b Option) int { return strings.Compare(a.Name, b.Name) })
-			for _, t := range mine {
-				if t, keep := canonicalValue(t); keep {
-					add(t)
-				}
+			for _, t := range sortedCanonical(mine) {
+				add(t)
 			}
 		}
 	}
@@ -474,6 +486,19 @@ func (r Rule) Equal(o Rule) bool {
 		return errA != nil && errB != nil && slices.Equal(r.Args, o.Args)
 	}
 	return slices.Equal(a.Args, b.Args)
+}
+
+// sortedCanonical normalises each option's value, drops defaults and sorts
+// the rest by name.
+func sortedCanonical(opts []Option) []Option {
+	var out []Option
+	for _, o := range opts {
+		if o, keep := canonicalValue(o); keep {
+			out = append(out, o)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Option) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // ctStateOrder is the order in which iptables-save prints conntrack states.
