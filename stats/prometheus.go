@@ -1,0 +1,270 @@
+package stats
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// PrometheusOptions configures a PrometheusCollector. The zero value exports
+// every family without timestamps.
+type PrometheusOptions struct {
+	// Families is an allowlist of metric family names (see
+	// PrometheusFamilies); nil or empty exports all. An unknown name is an
+	// error.
+	Families []string
+	// Timestamps attaches each sample's collection time to its metrics.
+	// Off by default, as in the kubelet: Prometheus then stamps the scrape.
+	Timestamps bool
+}
+
+// baseLabels are the kubelet's labels for cAdvisor metrics
+// (pkg/kubelet/server: containerPrometheusLabelsFunc).
+var baseLabels = []string{"container", "id", "image", "name", "namespace", "pod"}
+
+// promFamily describes one exported metric family, named, documented and
+// labelled exactly like cAdvisor's (metrics/prometheus.go).
+type promFamily struct {
+	name        string
+	help        string
+	valueType   prometheus.ValueType
+	extraLabels []string
+	// values calls emit for each sample of the family; it is only called
+	// for entries with a successful latest sample.
+	values func(v *entryView, d DeviceNames, emit func(value float64, extra ...string))
+}
+
+func seconds(ns uint64) float64 { return float64(ns) / float64(time.Second) }
+
+// specMemoryValue maps an unlimited memory limit to 0, as cAdvisor does.
+func specMemoryValue(m *MemoryStats) float64 {
+	if !m.Limited() {
+		return 0
+	}
+	return float64(m.LimitBytes)
+}
+
+func ifMask(v *entryView, m Mask) bool { return v.stats.Mask.Has(m) }
+
+func netFamily(name, help string, field func(*InterfaceStats) uint64) promFamily {
+	return promFamily{name: name, help: help, valueType: prometheus.CounterValue, extraLabels: []string{"interface"},
+		values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+			for i := range v.net {
+				emit(float64(field(&v.net[i])), v.net[i].Name)
+			}
+		}}
+}
+
+func ioFamily(name, help string, field func(*IODevice) uint64) promFamily {
+	return promFamily{name: name, help: help, valueType: prometheus.CounterValue, extraLabels: []string{"device"},
+		values: func(v *entryView, d DeviceNames, emit func(float64, ...string)) {
+			if !ifMask(v, MaskIO) {
+				return
+			}
+			for i := range v.stats.IO.Devices {
+				dev := &v.stats.IO.Devices[i]
+				emit(float64(field(dev)), d.Name(dev.Major, dev.Minor))
+			}
+		}}
+}
+
+func gauge(name, help string, need Mask, f func(*CgroupStats) (float64, bool)) promFamily {
+	return scalar(name, help, prometheus.GaugeValue, need, f)
+}
+
+func counter(name, help string, need Mask, f func(*CgroupStats) (float64, bool)) promFamily {
+	return scalar(name, help, prometheus.CounterValue, need, f)
+}
+
+func scalar(name, help string, t prometheus.ValueType, need Mask, f func(*CgroupStats) (float64, bool)) promFamily {
+	return promFamily{name: name, help: help, valueType: t, values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+		if !ifMask(v, need) {
+			return
+		}
+		if val, ok := f(&v.stats); ok {
+			emit(val)
+		}
+	}}
+}
+
+func always(f func(*CgroupStats) float64) func(*CgroupStats) (float64, bool) {
+	return func(s *CgroupStats) (float64, bool) { return f(s), true }
+}
+
+// promFamilies is the table of exported families, in exposition order.
+var promFamilies = []promFamily{
+	counter("container_cpu_user_seconds_total", "Cumulative user cpu time consumed in seconds.", MaskCPU,
+		always(func(s *CgroupStats) float64 { return seconds(s.CPU.UserNanos) })),
+	counter("container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", MaskCPU,
+		always(func(s *CgroupStats) float64 { return seconds(s.CPU.SystemNanos) })),
+	{name: "container_cpu_usage_seconds_total", help: "Cumulative cpu time consumed in seconds.", valueType: prometheus.CounterValue,
+		extraLabels: []string{"cpu"}, values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+			// cAdvisor without per-CPU metrics (the kubelet's setting)
+			// exports one series labelled cpu="total".
+			if ifMask(v, MaskCPU) {
+				emit(seconds(v.stats.CPU.UsageNanos), "total")
+			}
+		}},
+	counter("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", MaskCPU,
+		func(s *CgroupStats) (float64, bool) { return float64(s.CPU.Periods), s.CPU.Periods > 0 }),
+	counter("container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", MaskCPU,
+		func(s *CgroupStats) (float64, bool) { return float64(s.CPU.ThrottledPeriods), s.CPU.Periods > 0 }),
+	counter("container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", MaskCPU,
+		func(s *CgroupStats) (float64, bool) { return seconds(s.CPU.ThrottledNanos), s.CPU.Periods > 0 }),
+	gauge("container_memory_cache", "Number of bytes of page cache memory.", MaskMemory,
+		always(func(s *CgroupStats) float64 { return float64(s.Memory.CacheBytes) })),
+	gauge("container_memory_rss", "Size of RSS in bytes.", MaskMemory,
+		always(func(s *CgroupStats) float64 { return float64(s.Memory.RSSBytes) })),
+	gauge("container_memory_mapped_file", "Size of memory mapped files in bytes.", MaskMemory,
+		always(func(s *CgroupStats) float64 { return float64(s.Memory.MappedFileBytes) })),
+	gauge("container_memory_swap", "Container swap usage in bytes.", MaskMemory,
+		func(s *CgroupStats) (float64, bool) { return float64(s.Memory.SwapBytes), s.Memory.HasSwap }),
+	counter("container_memory_failcnt", "Number of memory usage hits limits", MaskMemory,
+		always(func(s *CgroupStats) float64 { return float64(s.Memory.Failcnt) })),
+	gauge("container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", MaskMemory,
+		always(func(s *CgroupStats) float64 { return float64(s.Memory.UsageBytes) })),
+	gauge("container_memory_max_usage_bytes", "Maximum memory usage recorded in bytes", MaskMemory,
+		func(s *CgroupStats) (float64, bool) { return float64(s.Memory.MaxUsageBytes), s.Memory.HasMaxUsage }),
+	gauge("container_memory_working_set_bytes", "Current working set in bytes.", MaskMemory,
+		always(func(s *CgroupStats) float64 { return float64(s.Memory.WorkingSetBytes) })),
+	{name: "container_memory_failures_total", help: "Cumulative count of memory allocation failures.", valueType: prometheus.CounterValue,
+		extraLabels: []string{"failure_type", "scope"}, values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+			m := &v.stats.Memory
+			if !ifMask(v, MaskMemory) || !m.HasPageFaults {
+				return
+			}
+			emit(float64(m.PageFaults), "pgfault", "container")
+			emit(float64(m.MajorPageFaults), "pgmajfault", "container")
+			emit(float64(m.HierarchicalPageFaults), "pgfault", "hierarchy")
+			emit(float64(m.HierarchicalMajorPageFaults), "pgmajfault", "hierarchy")
+		}},
+	gauge("container_spec_memory_limit_bytes", "Memory limit for the container.", MaskMemory,
+		always(func(s *CgroupStats) float64 { return specMemoryValue(&s.Memory) })),
+	gauge("container_spec_cpu_period", "CPU period of the container.", MaskCPULimits,
+		func(s *CgroupStats) (float64, bool) {
+			return float64(s.CPULimits.PeriodMicros), s.CPULimits.PeriodMicros > 0
+		}),
+	gauge("container_spec_cpu_quota", "CPU quota of the container.", MaskCPULimits,
+		func(s *CgroupStats) (float64, bool) {
+			return float64(s.CPULimits.QuotaMicros), s.CPULimits.QuotaMicros > 0
+		}),
+	gauge("container_spec_cpu_shares", "CPU share of the container.", MaskCPULimits,
+		func(s *CgroupStats) (float64, bool) { return float64(s.CPULimits.Shares), s.CPULimits.Shares > 0 }),
+	netFamily("container_network_receive_bytes_total", "Cumulative count of bytes received", func(i *InterfaceStats) uint64 { return i.RxBytes }),
+	netFamily("container_network_receive_packets_total", "Cumulative count of packets received", func(i *InterfaceStats) uint64 { return i.RxPackets }),
+	netFamily("container_network_receive_packets_dropped_total", "Cumulative count of packets dropped while receiving", func(i *InterfaceStats) uint64 { return i.RxDropped }),
+	netFamily("container_network_receive_errors_total", "Cumulative count of errors encountered while receiving", func(i *InterfaceStats) uint64 { return i.RxErrors }),
+	netFamily("container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", func(i *InterfaceStats) uint64 { return i.TxBytes }),
+	netFamily("container_network_transmit_packets_total", "Cumulative count of packets transmitted", func(i *InterfaceStats) uint64 { return i.TxPackets }),
+	netFamily("container_network_transmit_packets_dropped_total", "Cumulative count of packets dropped while transmitting", func(i *InterfaceStats) uint64 { return i.TxDropped }),
+	netFamily("container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting", func(i *InterfaceStats) uint64 { return i.TxErrors }),
+	ioFamily("container_fs_reads_bytes_total", "Cumulative count of bytes read", func(d *IODevice) uint64 { return d.ReadBytes }),
+	ioFamily("container_fs_writes_bytes_total", "Cumulative count of bytes written", func(d *IODevice) uint64 { return d.WriteBytes }),
+	ioFamily("container_fs_reads_total", "Cumulative count of reads completed", func(d *IODevice) uint64 { return d.ReadOps }),
+	ioFamily("container_fs_writes_total", "Cumulative count of writes completed", func(d *IODevice) uint64 { return d.WriteOps }),
+	gauge("container_processes", "Number of processes running inside the container.", MaskProcesses,
+		always(func(s *CgroupStats) float64 { return float64(s.Processes.Processes) })),
+	gauge("container_file_descriptors", "Number of open file descriptors for the container.", MaskProcesses,
+		always(func(s *CgroupStats) float64 { return float64(s.Processes.FileDescriptors) })),
+	gauge("container_sockets", "Number of open sockets for the container.", MaskProcesses,
+		always(func(s *CgroupStats) float64 { return float64(s.Processes.Sockets) })),
+	gauge("container_threads", "Number of threads running inside the container", MaskPids,
+		func(s *CgroupStats) (float64, bool) { return float64(s.Pids.Current), s.Pids.HasCurrent }),
+	gauge("container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", MaskPids,
+		func(s *CgroupStats) (float64, bool) { return float64(s.Pids.Limit), s.Pids.HasCurrent }),
+	{name: "container_last_seen", help: "Last time a container was seen by the exporter", valueType: prometheus.GaugeValue,
+		values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+			emit(float64(v.time.Unix()))
+		}},
+}
+
+// PrometheusFamilies lists the metric family names a PrometheusCollector
+// can export.
+func PrometheusFamilies() []string {
+	out := make([]string, len(promFamilies))
+	for i, f := range promFamilies {
+		out[i] = f.name
+	}
+	return out
+}
+
+// PrometheusCollector exports a Collector's newest samples as Prometheus
+// metrics with cAdvisor's names, help texts and label sets, and the
+// kubelet's base labels (container, id, image, name, namespace, pod).
+// Descriptors are created once, in NewPrometheusCollector. A scrape reads
+// the newest samples; it never reads cgroup files itself.
+//
+// A PrometheusCollector is safe for concurrent use.
+type PrometheusCollector struct {
+	c          *Collector
+	families   []promFamily
+	descs      []*prometheus.Desc
+	devices    DeviceNames
+	timestamps bool
+}
+
+var _ prometheus.Collector = (*PrometheusCollector)(nil)
+
+// NewPrometheusCollector returns a prometheus.Collector over c.
+func NewPrometheusCollector(c *Collector, opts PrometheusOptions) (*PrometheusCollector, error) {
+	p := &PrometheusCollector{c: c, timestamps: opts.Timestamps}
+	for _, name := range opts.Families {
+		if !slices.ContainsFunc(promFamilies, func(f promFamily) bool { return f.name == name }) {
+			return nil, fmt.Errorf("stats: NewPrometheusCollector: field Families: unknown metric family %q", name)
+		}
+	}
+	for _, f := range promFamilies {
+		if len(opts.Families) > 0 && !slices.Contains(opts.Families, f.name) {
+			continue
+		}
+		p.families = append(p.families, f)
+		p.descs = append(p.descs, prometheus.NewDesc(f.name, f.help, append(slices.Clone(baseLabels), f.extraLabels...), nil))
+	}
+	// Device names only label IO series: without /proc/partitions the
+	// series are labelled "MAJ:MIN".
+	p.devices, _ = c.fs.DeviceNames()
+	return p, nil
+}
+
+// Describe implements prometheus.Collector.
+func (p *PrometheusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range p.descs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
+	c := p.c
+	c.mu.RLock()
+	work := make([]*entry, 0, len(c.order)+1)
+	work = append(work, c.node)
+	work = append(work, c.order...)
+	c.mu.RUnlock()
+	labels := make([]string, len(baseLabels), len(baseLabels)+2)
+	for _, e := range work {
+		v, ok := e.view()
+		if !ok {
+			continue
+		}
+		t := &v.target
+		labels = labels[:len(baseLabels)]
+		labels[0], labels[1], labels[2], labels[3], labels[4], labels[5] = t.Container, t.ID, t.Image, t.Name, t.Pod.Namespace, t.Pod.Name
+		for i := range p.families {
+			desc, vt := p.descs[i], p.families[i].valueType
+			p.families[i].values(&v, p.devices, func(value float64, extra ...string) {
+				m, err := prometheus.NewConstMetric(desc, vt, value, append(labels, extra...)...)
+				if err != nil {
+					ch <- prometheus.NewInvalidMetric(desc, err)
+					return
+				}
+				if p.timestamps {
+					m = prometheus.NewMetricWithTimestamp(v.time.Time, m)
+				}
+				ch <- m
+			})
+		}
+	}
+}
