@@ -370,7 +370,6 @@ func TestCollectorAddValidation(t *testing.T) {
 		{"negative pid", func(t *Target) { t.PID = -1 }, "PID"},
 		{"container without pod", func(t *Target) { t.PodUID = ""; t.Pod = types.NamespacedName{} }, "PodUID"},
 		{"pod name without uid", func(t *Target) { t.PodUID = ""; t.Container = "" }, "PodUID"},
-		{"uid without pod name", func(t *Target) { t.Pod = types.NamespacedName{} }, "Pod"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

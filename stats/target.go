@@ -13,8 +13,9 @@ type Target struct {
 	// "/kubepods/burstable/pod<uid>/<container-id>". It is the key of the
 	// target and the Prometheus "id" label.
 	ID string `json:"id"`
-	// Pod is the pod's namespace and name; empty for cgroups outside pods.
-	Pod types.NamespacedName `json:"pod"`
+	// Pod is the pod's namespace and name; empty for cgroups outside pods
+	// and for pods found by Discover whose names are not known yet.
+	Pod types.NamespacedName `json:"pod,omitzero"`
 	// PodUID is the pod's UID; targets with the same PodUID form one pod in
 	// the Summary.
 	PodUID types.UID `json:"podUID,omitempty"`
@@ -46,9 +47,6 @@ func (t *Target) validate() error {
 	}
 	if t.Pod.Name != "" && t.PodUID == "" {
 		return fmt.Errorf("target %q: field PodUID: required when Pod (%s) is set: %w", t.ID, t.Pod, ErrInvalidTarget)
-	}
-	if t.Pod.Name == "" && t.PodUID != "" {
-		return fmt.Errorf("target %q: field Pod: required when PodUID (%s) is set: %w", t.ID, t.PodUID, ErrInvalidTarget)
 	}
 	return nil
 }

@@ -1,0 +1,140 @@
+package stats
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/nodekit/nodekit/internal/cgrouplayout"
+)
+
+// DiscoveredCgroup is a pod or container cgroup found under kubepods.
+type DiscoveredCgroup struct {
+	// Path is the cgroup path, usable as Target.ID.
+	Path string `json:"path"`
+	// QOS is the pod's QoS class, from the cgroup name.
+	QOS v1.PodQOSClass `json:"qos"`
+	// PodUID is the pod's UID, from the cgroup name.
+	PodUID types.UID `json:"podUID"`
+	// ContainerID is the runtime's container ID for a container cgroup
+	// (for example the hex ID in cri-containerd-<id>.scope); empty for the
+	// pod-level cgroup.
+	ContainerID string `json:"containerID,omitempty"`
+	// PID is the first process listed in the cgroup's cgroup.procs, 0 if
+	// none; it can serve as Target.PID for network figures.
+	PID int `json:"pid,omitempty"`
+}
+
+// maxDiscoverDepth bounds the walk below a kubepods directory: QoS, pod,
+// container (and one spare level for runtimes that nest).
+const maxDiscoverDepth = 4
+
+// Discover walks the kubepods hierarchy of the memory controller (or the
+// unified hierarchy) in both the cgroupfs layout (/kubepods/burstable/pod<uid>/<id>)
+// and the systemd layout (/kubepods.slice/kubepods-burstable.slice/
+// kubepods-burstable-pod<uid>.slice/cri-containerd-<id>.scope), using
+// internal/cgrouplayout's parser, and returns the pod and container cgroups
+// sorted by path. Conmon cgroups of CRI-O are skipped. Pod names are not in
+// cgroup names: callers fill Target.Pod from the API server or runtime.
+func (fs FS) Discover() ([]DiscoveredCgroup, error) {
+	root := fs.layout.Roots[ControllerMemory]
+	if root == "" {
+		root = fs.layout.Roots[ControllerCPUAcct]
+	}
+	if root == "" {
+		return nil, fmt.Errorf("stats: Discover: %w", ErrNoController)
+	}
+	var out []DiscoveredCgroup
+	top, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("stats: Discover: %w", err)
+	}
+	for _, e := range top {
+		if e.IsDir() && (e.Name() == cgrouplayout.KubepodsName || e.Name() == cgrouplayout.KubepodsName+".slice") {
+			out = fs.walkKubepods(root, "/"+e.Name(), 0, out)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func (fs FS) walkKubepods(root, rel string, depth int, out []DiscoveredCgroup) []DiscoveredCgroup {
+	if depth > maxDiscoverDepth {
+		return out
+	}
+	entries, err := os.ReadDir(root + rel)
+	if err != nil {
+		return out // removed while walking
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		child := rel + "/" + e.Name()
+		qos, uid, ok := cgrouplayout.ParsePodCgroup(child)
+		if !ok {
+			out = fs.walkKubepods(root, child, depth+1, out)
+			continue
+		}
+		out = append(out, DiscoveredCgroup{Path: child, QOS: qos, PodUID: uid, PID: firstPID(root + child)})
+		ctrs, err := os.ReadDir(root + child)
+		if err != nil {
+			continue
+		}
+		for _, c := range ctrs {
+			id, ok := containerIDFromCgroup(c.Name())
+			if !c.IsDir() || !ok {
+				continue
+			}
+			p := child + "/" + c.Name()
+			out = append(out, DiscoveredCgroup{Path: p, QOS: qos, PodUID: uid, ContainerID: id, PID: firstPID(root + p)})
+		}
+	}
+	return out
+}
+
+// containerIDFromCgroup extracts the container ID from a container cgroup
+// directory name: "<id>" (cgroupfs driver) or "<runtime>-<id>.scope"
+// (systemd driver: cri-containerd-, crio-, docker-). CRI-O's
+// crio-conmon-<id>.scope holds the monitor, not the container.
+func containerIDFromCgroup(name string) (string, bool) {
+	id := name
+	if s, ok := strings.CutSuffix(name, ".scope"); ok {
+		if strings.Contains(s, "conmon") {
+			return "", false
+		}
+		i := strings.LastIndexByte(s, '-')
+		if i < 0 {
+			return "", false
+		}
+		id = s[i+1:]
+	}
+	if id == "" || len(id) > 128 || path.Base(id) != id {
+		return "", false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return "", false
+		}
+	}
+	return id, true
+}
+
+// firstPID returns the first pid of dir/cgroup.procs, 0 if none.
+func firstPID(dir string) int {
+	b, err := os.ReadFile(dir + "/cgroup.procs")
+	if err != nil {
+		return 0
+	}
+	line, _ := nextLine(b)
+	v, ok := parseUint(trimSpace(line))
+	if !ok || v > 1<<22 {
+		return 0
+	}
+	return int(v)
+}

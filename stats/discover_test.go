@@ -1,0 +1,79 @@
+package stats
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "k8s.io/api/core/v1"
+)
+
+func TestDiscover(t *testing.T) {
+	tests := []struct {
+		fixture string
+		want    []DiscoveredCgroup
+	}{
+		{"v1", []DiscoveredCgroup{
+			{Path: v1PodPath, QOS: v1.PodQOSBurstable, PodUID: fixturePodUID},
+			{Path: v1ContainerPath, QOS: v1.PodQOSBurstable, PodUID: fixturePodUID, ContainerID: fixtureCID, PID: 4242},
+			{Path: "/kubepods/pod" + fixturePodUID2, QOS: v1.PodQOSGuaranteed, PodUID: fixturePodUID2},
+			{Path: "/kubepods/pod" + fixturePodUID2 + "/" + fixtureCID2, QOS: v1.PodQOSGuaranteed, PodUID: fixturePodUID2, ContainerID: fixtureCID2, PID: 4242},
+		}},
+		{"hybrid", []DiscoveredCgroup{
+			{Path: hybridPodPath, QOS: v1.PodQOSBurstable, PodUID: fixturePodUID},
+			{Path: hybridCtrPath, QOS: v1.PodQOSBurstable, PodUID: fixturePodUID, ContainerID: fixtureCID, PID: 4242},
+		}},
+		{"v2", []DiscoveredCgroup{
+			{Path: v2PodPath, QOS: v1.PodQOSBestEffort, PodUID: fixturePodUID2},
+			{Path: v2CtrPath, QOS: v1.PodQOSBestEffort, PodUID: fixturePodUID2, ContainerID: fixtureCID2, PID: 4242},
+			{Path: v2GuaranteedPod, QOS: v1.PodQOSGuaranteed, PodUID: fixturePodUID},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			got, err := fixtureFS(t, tc.fixture).Discover()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Discover (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestContainerIDFromCgroup(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{fixtureCID, fixtureCID, true},
+		{"cri-containerd-" + fixtureCID + ".scope", fixtureCID, true},
+		{"crio-" + fixtureCID + ".scope", fixtureCID, true},
+		{"docker-abc123.scope", "abc123", true},
+		{"crio-conmon-" + fixtureCID + ".scope", "", false},
+		{"nodash.scope", "", false},
+		{"", "", false},
+		{"a/b", "", false},
+		{"bad..id", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := containerIDFromCgroup(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("containerIDFromCgroup(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestSnapshotJSONGolden(t *testing.T) {
+	c, _ := summaryCollector(t)
+	var b []byte
+	w := &byteWriter{&b}
+	if err := c.WriteJSON(w); err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, "snapshot-v1.json", b)
+}
+
+type byteWriter struct{ b *[]byte }
+
+func (w *byteWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }

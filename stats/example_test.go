@@ -1,0 +1,99 @@
+package stats_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/nodekit/nodekit/stats"
+)
+
+const exampleContainer = "/kubepods/burstable/pod8f2c6d3e-3b7a-4d5e-9f10-2a6b7c8d9e01/3f9a1c2b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"
+
+// ExampleNewFS reads one container's figures from a cgroup v1 fixture tree
+// (files copied from a real container on kernel 6.18).
+func ExampleNewFS() {
+	fsys, err := stats.NewFS("testdata/v1/proc", "testdata/v1/cgroup")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("mode:", fsys.Layout().Mode)
+	s, err := fsys.Stat(exampleContainer, stats.MaskCPU|stats.MaskMemory)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("cpu ns:", s.CPU.UsageNanos)
+	fmt.Println("usage:", s.Memory.UsageBytes, "inactive_file:", s.Memory.InactiveFileBytes, "working set:", s.Memory.WorkingSetBytes)
+	// Output:
+	// mode: legacy
+	// cpu ns: 849038869
+	// usage: 8962048 inactive_file: 20480 working set: 8941568
+}
+
+// ExampleFS_Stat shows the not-found error of a cgroup that is gone.
+func ExampleFS_Stat() {
+	fsys, _ := stats.NewFS("testdata/v2/proc", "testdata/v2/cgroup")
+	_, err := fsys.Stat("/kubepods.slice/gone.scope", stats.MaskDefault)
+	fmt.Println(errors.Is(err, stats.ErrNotFound), errors.Is(err, fs.ErrNotExist))
+	// Output: true true
+}
+
+// ExampleFS_Discover lists pod and container cgroups of a systemd-layout
+// cgroup v2 fixture.
+func ExampleFS_Discover() {
+	fsys, _ := stats.NewFS("testdata/v2/proc", "testdata/v2/cgroup")
+	found, _ := fsys.Discover()
+	for _, d := range found {
+		fmt.Println(d.QOS, d.PodUID, d.ContainerID != "")
+	}
+	// Output:
+	// BestEffort 1b2c3d4e-5f60-4a1b-8c2d-3e4f5a6b7c8d false
+	// BestEffort 1b2c3d4e-5f60-4a1b-8c2d-3e4f5a6b7c8d true
+	// Guaranteed 8f2c6d3e-3b7a-4d5e-9f10-2a6b7c8d9e01 false
+}
+
+// ExampleCollector_Refresh samples a target twice on a fake clock and
+// exports it.
+func ExampleCollector_Refresh() {
+	fsys, _ := stats.NewFS("testdata/v1/proc", "testdata/v1/cgroup")
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c, err := stats.NewCollector(fsys, stats.Options{Clock: clk})
+	if err != nil {
+		panic(err)
+	}
+	err = c.Add(stats.Target{
+		ID:        exampleContainer,
+		Pod:       types.NamespacedName{Namespace: "default", Name: "web-0"},
+		PodUID:    "8f2c6d3e-3b7a-4d5e-9f10-2a6b7c8d9e01",
+		Container: "nginx",
+		PID:       4242,
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	_ = c.Refresh(ctx)
+	clk.Step(time.Second)
+	_ = c.Refresh(ctx)
+
+	// The fixture files did not change: zero CPU rate.
+	r, ok, _ := c.Rates(exampleContainer)
+	fmt.Println("rates:", ok, r.HasCPU, r.CPUNanoCores)
+
+	s := c.Summary("node-a")
+	ctr := s.Pods[0].Containers[0]
+	fmt.Println(s.Pods[0].PodRef.Name, ctr.Name, *ctr.Memory.WorkingSetBytes, *ctr.Memory.AvailableBytes)
+
+	p, _ := stats.NewPrometheusCollector(c, stats.PrometheusOptions{Families: []string{"container_memory_working_set_bytes"}})
+	fmt.Println("series:", testutil.CollectAndCount(p))
+	// Output:
+	// rates: true true 0
+	// web-0 nginx 8941568 259493888
+	// series: 2
+}
