@@ -1,0 +1,89 @@
+// Package oci turns a container of a core/v1 Pod into an OCI runtime spec
+// (github.com/opencontainers/runtime-spec/specs-go) with the semantics the
+// kubelet and containerd's CRI plugin give it together, so that a runtime
+// built on runc alone runs a pod as a real node would.
+//
+// Generation is a composition of small option functions in the style of
+// containerd's oci.SpecOpts: DefaultSpec is the base, KubeletSpecOpts the
+// kubelet's and containerd's rules one concern each (WithProcessArgs,
+// WithEnv, WithUser, WithResources, WithNamespaces, WithMounts,
+// WithSecurityContext, WithSeccomp, ...), and GenerateSpec applies both,
+// then the caller's own options. Everything the runtime knows and the pod
+// does not (container ID, image configuration, sandbox namespaces, host
+// layout, node resources, ConfigMaps and Secrets) comes in Options.
+//
+// # Usage
+//
+//	opts := oci.Options{
+//		ContainerID: id,
+//		Image:       imageConfig,            // entrypoint, cmd, env, user, workdir
+//		RootfsPath:  rootfs,                 // for named users
+//		Sandbox:     oci.Sandbox{NetworkNamespacePath: netns, ...},
+//		Layout:      &oci.Layout{Root: "/var/lib/kubelet"},
+//		Node:        oci.NodeInfo{Allocatable: alloc, HostIPs: hostIPs},
+//		PodIPs:      podIPs,
+//		Objects:     objects,                // ConfigMaps and Secrets
+//	}
+//	// once per pod, when the sandbox has its IPs:
+//	err := oci.WritePodFiles(pod, opts, resolverConfig, "/etc/hosts")
+//	err = oci.WritePodVolumes(ctx, pod, opts)
+//	// per container:
+//	spec, err := oci.GenerateSpec(ctx, pod, &pod.Spec.Containers[i], opts)
+//	if errors.Is(err, oci.ErrRunAsNonRoot) { ... CreateContainerConfigError ... }
+//
+// The runtime writes spec as the bundle's config.json and runs it. The
+// spec's annotations name the pod, the container and its definition hash,
+// so a runtime can rebuild its state from the bundles after a restart.
+//
+// Helpers cover the kubelet-side files a runtime writes itself:
+// HostsFileContent, PodDNSConfig and ResolvConfContent for /etc/hosts and
+// /etc/resolv.conf, VolumePayload and WriteAtomic (the kubelet's
+// AtomicWriter, a "..data" symlink swap) for configMap, secret, downwardAPI
+// and projected volumes, EmptyDirTmpfs for Memory-medium emptyDirs,
+// ResolveSubPath and CheckHostPath for volume paths, ListHostDevices for
+// privileged containers.
+//
+// # Concurrency
+//
+// GenerateSpec and the other functions are safe for concurrent use when
+// the interfaces in Options (HostFS, ObjectSource, SeccompProfileLoader)
+// are, as OSHostFS, FakeHostFS, MapObjectSource and SeccompProfileDir are.
+// An Input is for one spec and one goroutine. WriteAtomic calls on the same
+// directory must be serialized by the caller.
+//
+// # Caveats
+//
+// Where the result differs from a kubelet with containerd, on purpose:
+//
+//   - The environment is ordered (envFrom keys sorted per source, then env
+//     in order; a redefined name keeps its first position). The kubelet
+//     builds it from a map, so its order is random; the values are the
+//     same. DNS options are sorted for the same reason.
+//   - Service environment variables (enableServiceLinks) are not added:
+//     there is no Service lister here.
+//   - Expand copies the byte after a lone '$'; the kubelet converts it to a
+//     rune, which mangles non-ASCII text.
+//   - A Memory-medium emptyDir is bound from the host like a disk one; the
+//     runtime mounts the tmpfs on the host first (EmptyDirTmpfs), as the
+//     kubelet does, so that the pod's containers share it.
+//   - fsGroup is added to the supplementary groups, but volume ownership is
+//     not changed (the kubelet chowns volumes to fsGroup).
+//   - As in the kubelet with containerd, only the user part of an image's
+//     "user:group" is used: the group comes from runAsGroup or /etc/passwd.
+//   - runAsNonRoot refuses an image whose user is a name, as the kubelet
+//     does, even though the name could be resolved in the rootfs.
+//   - ResolveSubPath returns a path without symbolic links and checks it
+//     lies in the volume, but cannot hold it: a process that can write to
+//     the volume could replace a directory of the path by a link between
+//     generation and runc's mount. The kubelet closes that window by
+//     bind-mounting an open file descriptor (/proc/<pid>/fd/<n>) to a
+//     private directory; a runtime that needs that guarantee must do the
+//     same before handing the spec to runc.
+//   - Not supported: user namespaces (hostUsers: false), SELinux and
+//     AppArmor labels, cgroup v2 unified settings (memory.oom.group,
+//     MemoryQoS), hugepages limits, devices of volumeDevices, image volumes,
+//     serviceAccountToken and clusterTrustBundle projections, and
+//     hostnameOverride.
+//   - The default RLIMIT_NOFILE is containerd's default spec value
+//     (1024:1024); Options.Rlimits replaces it.
+package oci

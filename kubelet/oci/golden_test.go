@@ -1,0 +1,88 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/xeipuuv/gojsonschema"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// specSchema loads the runtime-spec JSON schema of the runtime-spec module
+// in go.mod (its schema/ directory). gojsonschema is the validator the
+// runtime-spec project itself uses (schema/validate.go); stricter draft
+// validators reject its "defs.json#definitions/x" references.
+func specSchema(t testing.TB) *gojsonschema.Schema {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
+	if err != nil {
+		t.Fatalf("locating the runtime-spec module: %v", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	sch, err := gojsonschema.NewSchema(gojsonschema.NewReferenceLoader("file://" + filepath.Join(dir, "schema", "config-schema.json")))
+	if err != nil {
+		t.Fatalf("loading the runtime-spec schema: %v", err)
+	}
+	return sch
+}
+
+// validateSpec validates data (a config.json) against the schema.
+func validateSpec(t testing.TB, sch *gojsonschema.Schema, data []byte) {
+	t.Helper()
+	res, err := sch.Validate(gojsonschema.NewBytesLoader(data))
+	if err != nil {
+		t.Fatalf("validating config.json: %v", err)
+	}
+	if !res.Valid() {
+		var msgs []string
+		for _, e := range res.Errors() {
+			msgs = append(msgs, e.String())
+		}
+		t.Fatalf("config.json does not validate against the runtime-spec schema:\n%s", strings.Join(msgs, "\n"))
+	}
+}
+
+func TestGoldenSpecs(t *testing.T) {
+	sch := specSchema(t)
+	for _, tc := range goldenPods() {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newTestFS(t)
+			opts := testOptions(f, "ctr-"+tc.name)
+			if tc.opts != nil {
+				tc.opts(&opts)
+			}
+			c := findContainer(tc.pod, tc.container)
+			s, err := GenerateSpec(context.Background(), tc.pod, c, opts)
+			if err != nil {
+				t.Fatalf("GenerateSpec: %v", err)
+			}
+			got, err := json.MarshalIndent(s, "", "\t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			validateSpec(t, sch, got)
+			golden := filepath.Join("testdata", tc.name+".json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if d := cmp.Diff(string(want), string(got)); d != "" {
+				t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", golden, d)
+			}
+		})
+	}
+}

@@ -1,0 +1,20 @@
+package oci
+
+// ImageConfig is the part of an OCI image configuration
+// (github.com/opencontainers/image-spec, config.config) that a container's
+// process is built from. Its JSON field names are the image-spec's, so the
+// "config" object of an image config file unmarshals into it.
+type ImageConfig struct {
+	// User is the image's user: "uid", "uid:gid", "name", "name:group" or
+	// empty (root).
+	User string `json:"User,omitempty"`
+	// Env is the image's environment, "NAME=value" entries.
+	Env []string `json:"Env,omitempty"`
+	// Entrypoint and Cmd are the image's ENTRYPOINT and CMD.
+	Entrypoint []string `json:"Entrypoint,omitempty"`
+	Cmd        []string `json:"Cmd,omitempty"`
+	// WorkingDir is the image's WORKDIR.
+	WorkingDir string `json:"WorkingDir,omitempty"`
+	// StopSignal is the image's STOPSIGNAL, recorded for the runtime's use.
+	StopSignal string `json:"StopSignal,omitempty"`
+}
