@@ -162,7 +162,7 @@ func ParsePayload(data []byte) (*Payload, error) {
 	err := parseLines(data, sectionHandler{
 		begin: func(t Table) error { cur = &t; return nil },
 		decl:  func(d ChainDecl) error { cur.Chains = append(cur.Chains, d); return nil },
-		op:    func(o Op) error { cur.Ops = append(cur.Ops, o); return nil },
+		op:    func(o Op, _ []Option) error { cur.Ops = append(cur.Ops, o); return nil },
 		commit: func(int) error {
 			p.Tables = append(p.Tables, *cur)
 			cur = nil
@@ -182,7 +182,7 @@ func ParsePayload(data []byte) (*Payload, error) {
 type sectionHandler struct {
 	begin  func(Table) error // "*table" (Name and Line set)
 	decl   func(ChainDecl) error
-	op     func(Op) error
+	op     func(Op, []Option) error // the op and its rule's parsed options
 	commit func(line int) error
 }
 
@@ -242,12 +242,12 @@ func parseLines(data []byte, h sectionHandler) error {
 				return fail(err)
 			}
 		default:
-			op, err := parseOp(line)
+			op, opts, err := parseOp(line)
 			if err != nil {
 				return fail(err)
 			}
 			op.Line = lineNo
-			if err := h.op(op); err != nil {
+			if err := h.op(op, opts); err != nil {
 				return fail(err)
 			}
 		}
@@ -303,18 +303,19 @@ var commandAliases = map[string]OpKind{
 	"-P": OpPolicy, "--policy": OpPolicy,
 }
 
-// parseOp parses a command line of a table section.
-func parseOp(line string) (Op, error) {
+// parseOp parses a command line of a table section, and returns the
+// parsed options of its rule (nil for commands without one).
+func parseOp(line string) (Op, []Option, error) {
 	args, err := Tokenize(line)
 	if err != nil {
-		return Op{}, err
+		return Op{}, nil, err
 	}
 	if len(args) == 0 {
-		return Op{}, fmt.Errorf("empty command: %w", ErrSyntax)
+		return Op{}, nil, fmt.Errorf("empty command: %w", ErrSyntax)
 	}
 	kind, ok := commandAliases[args[0]]
 	if !ok {
-		return Op{}, fmt.Errorf("unknown command %q: %w", args[0], ErrSyntax)
+		return Op{}, nil, fmt.Errorf("unknown command %q: %w", args[0], ErrSyntax)
 	}
 	op := Op{Kind: kind}
 	rest := args[1:]
@@ -322,47 +323,47 @@ func parseOp(line string) (Op, error) {
 		op.Chain = rest[0]
 		rest = rest[1:]
 		if err := checkChainName(op.Chain); err != nil {
-			return Op{}, err
+			return Op{}, nil, err
 		}
 	}
 	switch kind {
 	case OpFlush, OpDeleteChain:
 		if len(rest) > 0 {
-			return Op{}, fmt.Errorf("%s takes at most a chain name, got extra %q: %w", kind, rest[0], ErrSyntax)
+			return Op{}, nil, fmt.Errorf("%s takes at most a chain name, got extra %q: %w", kind, rest[0], ErrSyntax)
 		}
-		return op, nil
+		return op, nil, nil
 	}
 	if op.Chain == "" {
-		return Op{}, fmt.Errorf("%s requires a chain name: %w", kind, ErrSyntax)
+		return Op{}, nil, fmt.Errorf("%s requires a chain name: %w", kind, ErrSyntax)
 	}
 	switch kind {
 	case OpNewChain:
 		if len(rest) > 0 {
-			return Op{}, fmt.Errorf("-N takes only a chain name, got extra %q: %w", rest[0], ErrSyntax)
+			return Op{}, nil, fmt.Errorf("-N takes only a chain name, got extra %q: %w", rest[0], ErrSyntax)
 		}
-		return op, nil
+		return op, nil, nil
 	case OpPolicy:
 		if len(rest) != 1 {
-			return Op{}, fmt.Errorf("-P needs a chain and a policy: %w", ErrSyntax)
+			return Op{}, nil, fmt.Errorf("-P needs a chain and a policy: %w", ErrSyntax)
 		}
 		if rest[0] != "ACCEPT" && rest[0] != "DROP" {
-			return Op{}, fmt.Errorf("chain %s: policy %q: %w", op.Chain, rest[0], ErrBadPolicy)
+			return Op{}, nil, fmt.Errorf("chain %s: policy %q: %w", op.Chain, rest[0], ErrBadPolicy)
 		}
 		op.Policy = rest[0]
-		return op, nil
+		return op, nil, nil
 	case OpInsert, OpDelete:
 		if len(rest) > 0 && rest[0] != "" && rest[0][0] >= '0' && rest[0][0] <= '9' {
 			n, err := strconv.Atoi(rest[0])
 			if err != nil || n < 1 {
-				return Op{}, fmt.Errorf("invalid rule number %q: %w", rest[0], ErrSyntax)
+				return Op{}, nil, fmt.Errorf("invalid rule number %q: %w", rest[0], ErrSyntax)
 			}
 			op.Position = n
 			rest = rest[1:]
 			if kind == OpDelete {
 				if len(rest) > 0 {
-					return Op{}, fmt.Errorf("-D %s %d takes no rule specification, got %q: %w", op.Chain, n, rest[0], ErrSyntax)
+					return Op{}, nil, fmt.Errorf("-D %s %d takes no rule specification, got %q: %w", op.Chain, n, rest[0], ErrSyntax)
 				}
-				return op, nil
+				return op, nil, nil
 			}
 		}
 	}
@@ -370,8 +371,9 @@ func parseOp(line string) (Op, error) {
 		rest = nil
 	}
 	op.Rule = Rule{Chain: op.Chain, Args: rest}
-	if _, err := op.Rule.Options(); err != nil {
-		return Op{}, err
+	opts, err := op.Rule.Options()
+	if err != nil {
+		return Op{}, nil, err
 	}
-	return op, nil
+	return op, opts, nil
 }

@@ -98,19 +98,23 @@ func checkChainName(name string) error {
 	return nil
 }
 
-// Options parses Args into options, in order. Errors wrap ErrSyntax (a
+// Options parses Args into options, in order. The options' Values share
+// memory with Args. Errors wrap ErrSyntax (a
 // missing value, a stray argument, a misplaced "!"), ErrUnknownExtension
 // (an unknown module, option or target option) or ErrBadArgument (an
 // address or protocol that does not parse).
 func (r Rule) Options() ([]Option, error) {
-	opts := make([]Option, 0, len(r.Args)/2)
+	opts := make([]Option, 0, len(r.Args)/2+1)
 	var (
 		loaded   []string // match modules loaded so far, in order
 		target   string   // target extension, once -j/-g names one
 		protocol string   // value of -p, for implicit protocol matches
 		negate   bool
-		seen     = map[string]bool{}
-		seenExt  = map[string]bool{} // "module\x00option" already given
+		// seen and seenExt hold the generic options and the
+		// "module option" pairs given so far (rules are short: a slice
+		// beats a map).
+		seen    []string
+		seenExt []string
 	)
 	for i := 0; i < len(r.Args); i++ {
 		tok := r.Args[i]
@@ -132,7 +136,7 @@ func (r Rule) Options() ([]Option, error) {
 			if i+n >= len(r.Args) && n > 0 {
 				return nil, fmt.Errorf("rule in chain %s: option %s requires an argument: %w", r.Chain, tok, ErrSyntax)
 			}
-			o := Option{Name: name, Negated: negate, Values: slices.Clone(r.Args[i+1 : i+1+n])}
+			o := Option{Name: name, Negated: negate, Values: r.Args[i+1 : i+1+n : i+1+n]}
 			i += n
 			negate = false
 			switch name {
@@ -145,16 +149,14 @@ func (r Rule) Options() ([]Option, error) {
 				}
 				loaded = append(loaded, o.Values[0])
 				// A new instance of the module may take its options again.
-				for k := range seenExt {
-					if strings.HasPrefix(k, o.Values[0]+"\x00") {
-						delete(seenExt, k)
-					}
-				}
+				seenExt = slices.DeleteFunc(seenExt, func(k string) bool {
+					return strings.HasPrefix(k, o.Values[0]+" ")
+				})
 			case "-j", "-g":
 				if o.Negated {
 					return nil, fmt.Errorf("rule in chain %s: cannot have ! before %s: %w", r.Chain, name, ErrSyntax)
 				}
-				if seen["-j"] || seen["-g"] {
+				if slices.Contains(seen, "-j") || slices.Contains(seen, "-g") {
 					return nil, fmt.Errorf("rule in chain %s: multiple -j/-g flags not allowed: %w", r.Chain, ErrSyntax)
 				}
 				if err := checkTargetName(o.Values[0]); err != nil {
@@ -163,12 +165,12 @@ func (r Rule) Options() ([]Option, error) {
 				if _, ok := targetExtensions[o.Values[0]]; ok {
 					target = o.Values[0]
 				}
-				seen[name] = true
+				seen = append(seen, name)
 			default:
-				if seen[name] {
+				if slices.Contains(seen, name) {
 					return nil, fmt.Errorf("rule in chain %s: multiple %s flags not allowed: %w", r.Chain, name, ErrSyntax)
 				}
-				seen[name] = true
+				seen = append(seen, name)
 				if err := checkGenericValue(&o); err != nil {
 					return nil, fmt.Errorf("rule in chain %s: %w", r.Chain, err)
 				}
@@ -195,12 +197,12 @@ func (r Rule) Options() ([]Option, error) {
 		if i+n >= len(r.Args) && n > 0 {
 			return nil, fmt.Errorf("rule in chain %s: option %s requires an argument: %w", r.Chain, tok, ErrSyntax)
 		}
-		key := module + "\x00" + name
-		if seenExt[key] {
+		key := module + " " + name
+		if slices.Contains(seenExt, key) {
 			return nil, fmt.Errorf("rule in chain %s: option %s given twice for %s: %w", r.Chain, tok, module, ErrSyntax)
 		}
-		seenExt[key] = true
-		values := slices.Clone(r.Args[i+1 : i+1+n])
+		seenExt = append(seenExt, key)
+		values := r.Args[i+1 : i+1+n : i+1+n]
 		for _, v := range values {
 			if v == "!" {
 				return nil, fmt.Errorf("rule in chain %s: option %s: intrapositioned negation is not supported: %w", r.Chain, tok, ErrSyntax)
@@ -400,7 +402,12 @@ func (r Rule) Canonical() (Rule, error) {
 	if err != nil {
 		return Rule{}, err
 	}
-	var args []string
+	return Rule{Chain: r.Chain, Args: canonicalArgs(opts)}, nil
+}
+
+// canonicalArgs renders parsed options in Canonical form.
+func canonicalArgs(opts []Option) []string {
+	args := make([]string, 0, 3*len(opts))
 	add := func(o Option) {
 		if o.Negated {
 			args = append(args, "!")
@@ -470,7 +477,7 @@ func (r Rule) Canonical() (Rule, error) {
 			}
 		}
 	}
-	return Rule{Chain: r.Chain, Args: args}, nil
+	return args
 }
 
 // Equal reports whether r and o are the same rule in the same chain as

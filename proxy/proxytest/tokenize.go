@@ -18,64 +18,58 @@ const maxTokenLen = 1023
 // It returns an error wrapping ErrSyntax for an unterminated quote or an
 // argument longer than 1023 bytes.
 func Tokenize(line string) ([]string, error) {
-	var (
-		args      []string
-		cur       strings.Builder
-		quoteOpen bool
-		escaped   bool
-		// emitQuoted is set when a quote closed, so that an empty quoted
-		// string ("") still produces an (empty) argument, as in iptables.
-		emitQuoted bool
-	)
-	emit := func() error {
-		if cur.Len() > maxTokenLen {
-			return fmt.Errorf("argument of %d bytes is longer than %d (Parameter too long!): %w", cur.Len(), maxTokenLen, ErrSyntax)
-		}
-		args = append(args, cur.String())
-		cur.Reset()
-		emitQuoted = false
-		return nil
-	}
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if quoteOpen {
-			switch {
-			case escaped:
-				cur.WriteByte(c)
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				quoteOpen = false
-				emitQuoted = true
-				if err := emit(); err != nil {
-					return nil, err
-				}
-			default:
-				cur.WriteByte(c)
-			}
+	args := make([]string, 0, strings.Count(line, " ")+1)
+	for i := 0; i < len(line); {
+		switch line[i] {
+		case ' ', '\t', '\n':
+			i++
 			continue
 		}
-		switch c {
-		case '"':
-			quoteOpen = true
-		case ' ', '\t', '\n':
-			if cur.Len() > 0 {
-				if err := emit(); err != nil {
-					return nil, err
-				}
+		// Fast path: an argument without quotes is a substring.
+		j := i
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' && line[j] != '\n' && line[j] != '"' {
+			j++
+		}
+		if j == len(line) || line[j] != '"' {
+			if j-i > maxTokenLen {
+				return nil, fmt.Errorf("argument of %d bytes is longer than %d (Parameter too long!): %w", j-i, maxTokenLen, ErrSyntax)
 			}
-		default:
+			args = append(args, line[i:j])
+			i = j
+			continue
+		}
+		// Slow path: the argument holds a quoted part, which ends it.
+		var cur strings.Builder
+		cur.WriteString(line[i:j])
+		i = j + 1
+		closed := false
+		for ; i < len(line); i++ {
+			c := line[i]
+			if c == '\\' && i+1 < len(line) {
+				i++
+				cur.WriteByte(line[i])
+				continue
+			}
+			if c == '\\' {
+				break // a trailing backslash escapes nothing: unterminated
+			}
+			if c == '"' {
+				closed = true
+				i++
+				break
+			}
 			cur.WriteByte(c)
 		}
-	}
-	if quoteOpen {
-		return nil, fmt.Errorf("unterminated quote: %w", ErrSyntax)
-	}
-	if cur.Len() > 0 || emitQuoted {
-		if err := emit(); err != nil {
-			return nil, err
+		if !closed {
+			return nil, fmt.Errorf("unterminated quote: %w", ErrSyntax)
 		}
+		if cur.Len() > maxTokenLen {
+			return nil, fmt.Errorf("argument of %d bytes is longer than %d (Parameter too long!): %w", cur.Len(), maxTokenLen, ErrSyntax)
+		}
+		args = append(args, cur.String())
+	}
+	if len(args) == 0 {
+		return nil, nil
 	}
 	return args, nil
 }

@@ -304,7 +304,8 @@ func (t *tracer) runChain(st traceState, table *fakeTable, chain string, depth i
 func (t *tracer) runRules(st traceState, table *fakeTable, c *fakeChain, i, depth int) ([]ending, error) {
 	for ; i < len(c.rules); i++ {
 		r := c.rules[i].rule
-		branches, err := t.match(st, table, r)
+		opts := c.rules[i].opts
+		branches, err := t.match(st, r, opts)
 		if err != nil {
 			return nil, fmt.Errorf("trace: %s/%s rule %d %q: %w", table.name, c.name, i+1, r.Spec(), err)
 		}
@@ -316,7 +317,7 @@ func (t *tracer) runRules(st traceState, table *fakeTable, c *fakeChain, i, dept
 		for _, b := range branches {
 			var sub []ending
 			if b.matched {
-				sub, err = t.target(b.st, table, c, i, r, depth)
+				sub, err = t.target(b.st, table, c, i, r, opts, depth)
 			} else {
 				sub, err = t.runRules(b.st.clone(), table, c, i+1, depth)
 			}
@@ -332,9 +333,13 @@ func (t *tracer) runRules(st traceState, table *fakeTable, c *fakeChain, i, dept
 
 // target applies the target of matched rule r (rule index i of c) and
 // continues the chain as the target dictates.
-func (t *tracer) target(st traceState, table *fakeTable, c *fakeChain, i int, r Rule, depth int) ([]ending, error) {
-	opts, _ := r.Options()
-	name := r.Target()
+func (t *tracer) target(st traceState, table *fakeTable, c *fakeChain, i int, r Rule, opts []Option, depth int) ([]ending, error) {
+	name, isGoto := "", false
+	for _, o := range opts {
+		if o.Name == "-j" || o.Name == "-g" {
+			name, isGoto = o.Value(), o.Name == "-g"
+		}
+	}
 	continueChain := func(st traceState) ([]ending, error) {
 		return t.runRules(st.clone(), table, c, i+1, depth)
 	}
@@ -421,7 +426,7 @@ func (t *tracer) target(st traceState, table *fakeTable, c *fakeChain, i int, r 
 			ends = append(ends, e)
 			continue
 		}
-		if r.Goto() {
+		if isGoto {
 			// Returning from a goto'd chain returns from this chain too.
 			ends = append(ends, e)
 			continue
@@ -444,11 +449,7 @@ type matchBranch struct {
 // match evaluates every match of r against st. It returns one branch, or
 // two for "-m statistic --mode random" (matched with the rule's
 // probability, unmatched with the rest).
-func (t *tracer) match(st traceState, table *fakeTable, r Rule) ([]matchBranch, error) {
-	opts, err := r.Options()
-	if err != nil {
-		return nil, err
-	}
+func (t *tracer) match(st traceState, r Rule, opts []Option) ([]matchBranch, error) {
 	no := []matchBranch{{matched: false, st: st}}
 	probability := -1.0
 	var recentSet []string
@@ -551,21 +552,15 @@ func (t *tracer) match(st traceState, table *fakeTable, r Rule) ([]matchBranch, 
 		case "--name", "--seconds", "--reap", "--rsource", "--mask", "--hitcount":
 			continue // qualifiers of the recent command below
 		case "--rcheck", "--update":
-			if r.Has("--rdest") {
-				return nil, fmt.Errorf("recent --rdest: %w", ErrUnsupported)
-			}
-			name := r.Value("--name")
-			if name == "" {
-				name = "DEFAULT"
+			name, err := recentName(opts)
+			if err != nil {
+				return nil, err
 			}
 			ok = slices.Contains(t.pkt.Recent, name) || slices.Contains(st.recent, name)
 		case "--set":
-			if r.Has("--rdest") {
-				return nil, fmt.Errorf("recent --rdest: %w", ErrUnsupported)
-			}
-			name := r.Value("--name")
-			if name == "" {
-				name = "DEFAULT"
+			name, err := recentName(opts)
+			if err != nil {
+				return nil, err
 			}
 			recentSet = append(recentSet, name)
 		case "--mode":
@@ -606,6 +601,21 @@ func (t *tracer) match(st traceState, table *fakeTable, r Rule) ([]matchBranch, 
 		out = append(out, matchBranch{matched: false, st: not})
 	}
 	return out, nil
+}
+
+// recentName returns the list a recent match uses ("DEFAULT" without
+// --name); only source-address lists are modelled.
+func recentName(opts []Option) (string, error) {
+	name := "DEFAULT"
+	for _, o := range opts {
+		switch o.Name {
+		case "--rdest":
+			return "", fmt.Errorf("recent --rdest: %w", ErrUnsupported)
+		case "--name":
+			name = o.Value()
+		}
+	}
+	return name, nil
 }
 
 // portsFor returns the ports a multiport option looks at.
