@@ -115,3 +115,29 @@ func BenchmarkPartialSync(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkColdFullSync measures what BenchmarkFullSync leaves out: a new
+// Proxier given the whole state (validation, chain-name hashing, endpoint
+// merging) and its first full sync, rendering every rule from scratch.
+func BenchmarkColdFullSync(b *testing.B) {
+	for _, size := range []struct{ services, endpoints int }{{1000, 10}, {10000, 10}, {10000, 50}} {
+		b.Run(fmt.Sprintf("services=%d,endpoints=%d", size.services, size.endpoints), func(b *testing.B) {
+			svcs, slices := benchObjects(size.services, size.endpoints)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var bytes int
+			for i := 0; i < b.N; i++ {
+				p := newProxier(b, proxy.Options{NodeName: "node0", ClusterCIDR: mustPrefix("10.0.0.0/8")})
+				if err := p.SetState(svcs, slices); err != nil {
+					b.Fatal(err)
+				}
+				pl, err := p.Plan(true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bytes = len(pl.Payload())
+			}
+			b.ReportMetric(float64(bytes), "payload-bytes")
+		})
+	}
+}

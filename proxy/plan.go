@@ -216,17 +216,6 @@ func chainNames(refs []chainRef, old []string) []string {
 	return names
 }
 
-// compareChainRefs orders chains by name, using the precomputed sortable
-// prefix of the name first.
-func compareChainRefs(a, b chainRef) int {
-	if a.key != b.key {
-		if a.key < b.key {
-			return -1
-		}
-		return 1
-	}
-	return cmp.Compare(a.name, b.name)
-}
 
 func (p *Proxier) sortedPortModels() []*portModel {
 	models := make([]*portModel, 0, len(p.ports))
@@ -237,6 +226,47 @@ func (p *Proxier) sortedPortModels() []*portModel {
 	return models
 }
 
+// renderPort fills the rendering cache of m for large-cluster mode large.
+func (p *Proxier) renderPort(m *portModel, large bool) {
+	if m.rec != nil && m.cacheLarge == large {
+		return
+	}
+	pr := p.cfg.newPortRender(m)
+	p.refs = pr.ownChains(p.refs[:0])
+	m.rec = p.renderRecord(pr, p.refs, p.written[m.sp.name])
+	p.scratch = p.scratch[:0]
+	m.bodyEnds = make([]int, len(p.refs))
+	m.chainKeys = make([]uint64, len(p.refs))
+	for i := range p.refs {
+		p.cfg.writeChain(&p.scratch, &p.refs[i], large, p.probs.get)
+		m.bodyEnds[i] = len(p.scratch)
+		m.chainKeys[i] = p.refs[i].key
+	}
+	m.bodies = append([]byte(nil), p.scratch...)
+	m.cacheLarge = large
+	clear(p.refs)
+}
+
+// appendChains appends the chains of m (rendered) to out.
+func appendChains(out []outChain, m *portModel) []outChain {
+	start := 0
+	for i, name := range m.rec.chains {
+		out = append(out, outChain{key: m.chainKeys[i], name: name, body: m.bodies[start:m.bodyEnds[i]]})
+		start = m.bodyEnds[i]
+	}
+	return out
+}
+
+func compareOutChains(a, b outChain) int {
+	if a.key != b.key {
+		if a.key < b.key {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.name, b.name)
+}
+
 // planFullLocked writes the complete payload, in the canonical order that
 // kube-proxy's tests compare against: filter then nat; in each table
 // KUBE-NODEPORTS, KUBE-SERVICES, then the other chains by name; the rules
@@ -245,12 +275,25 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 	cfg := p.cfg
 	models := p.sortedPortModels()
 	order := make([]*writtenPort, 0, len(models))
-	p.refs = p.refs[:0]
+	// Size the reused buffers once, to avoid growing them by doubling.
+	nChains, size := 2, 4096
 	for _, m := range models {
-		pr := cfg.newPortRender(m)
-		start := len(p.refs)
-		p.refs = pr.ownChains(p.refs)
-		order = append(order, p.renderRecord(pr, p.refs[start:], p.written[m.sp.name]))
+		p.renderPort(m, pl.large)
+		order = append(order, m.rec)
+		nChains += len(m.rec.chains)
+		size += len(m.bodies) + len(m.rec.chains)*len(":KUBE-SEP-XXXXXXXXXXXXXXXX - [0:0]\n")
+		for c := range m.rec.shared {
+			for _, l := range m.rec.shared[c] {
+				size += len(l) + 1
+			}
+		}
+	}
+	out := p.out[:0]
+	if cap(out) < nChains {
+		out = make([]outChain, 0, nChains)
+	}
+	for _, m := range models {
+		out = appendChains(out, m)
 	}
 	// Chains written before and not now: flush and delete them.
 	var stale []string
@@ -267,12 +310,19 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 	}
 	slices.Sort(stale)
 	// Fixed nat chains sort among the per-service ones.
-	p.refs = append(p.refs, chainRef{name: ChainMarkMasq, key: chainSortKey(ChainMarkMasq), kind: chainFixedMarkMasq},
-		chainRef{name: ChainPostrouting, key: chainSortKey(ChainPostrouting), kind: chainFixedPostrouting})
-	slices.SortFunc(p.refs, compareChainRefs)
+	var fixed lineBuf
+	cfg.writeMarkMasq(&fixed)
+	split := len(fixed)
+	cfg.writePostrouting(&fixed)
+	out = append(out, outChain{key: chainSortKey(ChainMarkMasq), name: ChainMarkMasq, body: fixed[:split]},
+		outChain{key: chainSortKey(ChainPostrouting), name: ChainPostrouting, body: fixed[split:]})
+	slices.SortFunc(out, compareOutChains)
 
 	b := &p.payload
 	*b = (*b)[:0]
+	if cap(*b) < size {
+		*b = make(lineBuf, 0, size)
+	}
 	b.w("*filter\n")
 	writeChainLine(b, ChainNodePorts)
 	writeChainLine(b, ChainServices)
@@ -291,8 +341,8 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 	b.w("COMMIT\n*nat\n")
 	writeChainLine(b, ChainNodePorts)
 	writeChainLine(b, ChainServices)
-	for i := range p.refs {
-		writeChainLine(b, p.refs[i].name)
+	for i := range out {
+		writeChainLine(b, out[i].name)
 	}
 	for _, ch := range stale {
 		writeChainLine(b, ch)
@@ -303,16 +353,8 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 		b.w(r)
 		b.nl()
 	}
-	prob := p.probs.get
-	for i := range p.refs {
-		switch p.refs[i].kind {
-		case chainFixedMarkMasq:
-			cfg.writeMarkMasq(b)
-		case chainFixedPostrouting:
-			cfg.writePostrouting(b)
-		default:
-			cfg.writeChain(b, &p.refs[i], pl.large, prob)
-		}
+	for i := range out {
+		*b = append(*b, out[i].body...)
 	}
 	for _, ch := range stale {
 		b.w("-X ")
@@ -323,10 +365,11 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 
 	pl.order = order
 	pl.stats.ChangedServicePorts = len(order)
-	pl.stats.ChainsWritten = len(p.refs) - 2
+	pl.stats.ChainsWritten = len(out) - 2
 	pl.stats.ChainsDeleted = len(stale)
-	// Drop references to this sync's models from the reused slice.
-	clear(p.refs)
+	// Keep the buffer, drop the references to this sync's bodies.
+	clear(out)
+	p.out = out[:0]
 }
 
 // Kinds of the fixed nat chains, sorted among the per-service ones.
@@ -369,42 +412,52 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 	slices.SortFunc(names, func(a, b ServicePortName) int { return cmp.Compare(keyOf(a), keyOf(b)) })
 
 	pl.changed = make(map[ServicePortName]*writtenPort, len(names))
-	p.refs = p.refs[:0]
+	out := p.out[:0]
 	type change struct {
+		key      string
 		old, new *writtenPort
+		idx      int // index of new in order, -1 when removed
 	}
 	changes := make([]change, 0, len(names))
 	for _, n := range names {
 		old := p.written[n]
 		var nw *writtenPort
 		if m := p.ports[n]; m != nil {
-			pr := cfg.newPortRender(m)
-			start := len(p.refs)
-			p.refs = pr.ownChains(p.refs)
-			nw = p.renderRecord(pr, p.refs[start:], old)
+			p.renderPort(m, pl.large)
+			nw = m.rec
+			out = appendChains(out, m)
 		}
 		pl.changed[n] = nw
-		changes = append(changes, change{old: old, new: nw})
+		changes = append(changes, change{key: keyOf(n), old: old, new: nw, idx: -1})
 	}
 
-	// The complete record after this plan, in order.
+	// The complete record after this plan, in order: the previous one with
+	// the changed ports replaced, merged by binary search (O(k log n) key
+	// comparisons plus one copy).
 	order := make([]*writtenPort, 0, len(p.writtenOrder)+len(names))
-	for _, w := range p.writtenOrder {
-		if _, ok := pl.changed[w.name]; !ok {
-			order = append(order, w)
+	prev := 0
+	for i := range changes {
+		ch := &changes[i]
+		j, found := slices.BinarySearchFunc(p.writtenOrder, ch.key, func(w *writtenPort, k string) int { return cmp.Compare(w.key, k) })
+		if j < prev {
+			j = prev
 		}
-	}
-	for _, ch := range changes {
+		order = append(order, p.writtenOrder[prev:j]...)
+		prev = j
+		if found {
+			prev = j + 1
+		}
 		if ch.new != nil {
+			ch.idx = len(order)
 			order = append(order, ch.new)
 		}
 	}
-	slices.SortStableFunc(order, func(a, b *writtenPort) int { return cmp.Compare(a.key, b.key) })
+	order = append(order, p.writtenOrder[prev:]...)
 	pl.order = order
 
 	b := &p.payload
 	*b = (*b)[:0]
-	sharedChanged := func(c int, ch change) bool {
+	sharedChanged := func(c int, ch *change) bool {
 		var o, n []string
 		if ch.old != nil {
 			o = ch.old.shared[c]
@@ -416,7 +469,8 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 	}
 	writeShared := func(c, trailing int) {
 		// Deletions first, by rule spec.
-		for _, ch := range changes {
+		for i := range changes {
+			ch := &changes[i]
 			if ch.old == nil || !sharedChanged(c, ch) {
 				continue
 			}
@@ -429,34 +483,41 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 				b.nl()
 			}
 		}
-		// Then insertions in key order, each before the first unchanged
-		// rule that follows it, so that the chain ends up in the order a
-		// full sync writes.
-		anyChange := false
-		after := trailing // rules present after the current position
-		for _, ch := range changes {
-			if sharedChanged(c, ch) && ch.new != nil && len(ch.new.shared[c]) > 0 {
-				anyChange = true
+		// Then insertions in key order, each before the first rule that
+		// existed before this transaction and follows it (iptables-nft
+		// cannot anchor on a rule added in the same transaction), or
+		// appended at the end; the chain ends up in the order a full sync
+		// writes. When inserting change i, the rules before it are all
+		// there (earlier changes are inserted already); after it are the
+		// trailing rules and those of every later port except the later
+		// changes not inserted yet.
+		pending := 0 // lines of changes yet to insert
+		for i := range changes {
+			ch := &changes[i]
+			if ch.new != nil && sharedChanged(c, ch) {
+				pending += len(ch.new.shared[c])
 			}
 		}
-		if !anyChange {
+		if pending == 0 {
 			return
 		}
+		total := trailing
 		for _, w := range order {
-			if c2, ok := pl.changed[w.name]; !ok || !sharedChanged(c, change{old: p.written[w.name], new: c2}) {
-				after += len(w.shared[c])
-			}
+			total += len(w.shared[c])
 		}
-		before := 0
-		for _, w := range order {
-			n := len(w.shared[c])
-			_, isChanged := pl.changed[w.name]
-			if !isChanged || !sharedChanged(c, change{old: p.written[w.name], new: w}) {
-				before += n
-				after -= n
+		before, j := 0, 0
+		for i := range changes {
+			ch := &changes[i]
+			if ch.new == nil || !sharedChanged(c, ch) {
 				continue
 			}
-			for j, l := range w.shared[c] {
+			for ; j < ch.idx; j++ {
+				before += len(order[j].shared[c])
+			}
+			lines := ch.new.shared[c]
+			pending -= len(lines)
+			after := total - before - len(lines) - pending
+			for k, l := range lines {
 				chain, spec := ruleSpec(l)
 				if after == 0 {
 					b.w("-A ")
@@ -465,13 +526,12 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 					b.w("-I ")
 					b.w(chain)
 					b.w(" ")
-					b.w(strconv.Itoa(before + j + 1))
+					b.w(strconv.Itoa(before + k + 1))
 				}
 				b.w(" ")
 				b.w(spec)
 				b.nl()
 			}
-			before += n
 		}
 	}
 
@@ -491,7 +551,8 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 	// nat table.
 	var stale []string
 	written := 0
-	for _, ch := range changes {
+	for i := range changes {
+		ch := &changes[i]
 		var now []string
 		if ch.new != nil {
 			now = ch.new.chains
@@ -505,13 +566,12 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 		}
 	}
 	slices.Sort(stale)
-	allRefs := p.refs
-	slices.SortFunc(allRefs, compareChainRefs)
+	slices.SortFunc(out, compareOutChains)
 	start = len(*b)
 	b.w("*nat\n")
 	body = len(*b)
-	for i := range allRefs {
-		writeChainLine(b, allRefs[i].name)
+	for i := range out {
+		writeChainLine(b, out[i].name)
 		written++
 	}
 	for _, ch := range stale {
@@ -519,9 +579,8 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 	}
 	writeShared(sharedNATNodePorts, 0)
 	writeShared(sharedNATServices, len(cfg.nodePortLastRules))
-	prob := p.probs.get
-	for i := range allRefs {
-		cfg.writeChain(b, &allRefs[i], pl.large, prob)
+	for i := range out {
+		*b = append(*b, out[i].body...)
 	}
 	for _, ch := range stale {
 		b.w("-X ")
@@ -536,5 +595,6 @@ func (p *Proxier) planPartialLocked(pl *Plan) {
 	pl.stats.ChangedServicePorts = len(names)
 	pl.stats.ChainsWritten = written
 	pl.stats.ChainsDeleted = len(stale)
-	clear(p.refs)
+	clear(out)
+	p.out = out[:0]
 }

@@ -56,6 +56,7 @@ type Proxier struct {
 	payload lineBuf
 	scratch lineBuf
 	refs    []chainRef
+	out     []outChain
 	probs   probabilities
 }
 
@@ -73,6 +74,17 @@ type objectKey struct {
 type portModel struct {
 	sp  *servicePort
 	eps []*endpoint
+
+	// Rendering cache: the record of the port's rules and the text of its
+	// chains, valid for large-cluster mode cacheLarge while rec != nil. A
+	// model is immutable once built (a change builds a new one), so the
+	// cache never goes stale; it makes a full sync of unchanged services a
+	// matter of copying.
+	rec        *writtenPort
+	bodies     []byte   // the rules of rec.chains, one after the other
+	bodyEnds   []int    // end offset in bodies of each chain's rules
+	chainKeys  []uint64 // chainSortKey of each chain
+	cacheLarge bool
 }
 
 func (m *portModel) equal(o *portModel) bool {

@@ -436,6 +436,14 @@ func (c *config) writeChain(b *lineBuf, ref *chainRef, large bool, prob func(int
 	}
 }
 
+// outChain is one nat chain of a payload, with its rules already
+// rendered.
+type outChain struct {
+	key  uint64
+	name string
+	body []byte
+}
+
 // writeChainLine writes ":NAME - [0:0]".
 func writeChainLine(b *lineBuf, name string) {
 	b.w(":")
