@@ -216,7 +216,6 @@ func chainNames(refs []chainRef, old []string) []string {
 	return names
 }
 
-
 func (p *Proxier) sortedPortModels() []*portModel {
 	models := make([]*portModel, 0, len(p.ports))
 	for _, m := range p.ports {
