@@ -159,4 +159,3 @@ func parseMark(s string) (value, mask uint32, err error) {
 	}
 	return uint32(value64), uint32(mask64), nil
 }
-

@@ -27,7 +27,7 @@ type fakeChain struct {
 }
 
 type fakeRule struct {
-	rule  Rule
+	rule Rule
 	// canon is the canonical spec, for -D matching; computed on first
 	// use (see canonSpec), as most rules are never compared.
 	canon string
