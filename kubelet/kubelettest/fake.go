@@ -122,6 +122,7 @@ type FakeRuntime struct {
 	exec          ExecHandler
 	calls         []Call
 	subscribers   map[chan kubelet.ContainerEvent]struct{}
+	blocked       int
 }
 
 var (
@@ -156,6 +157,13 @@ func (f *FakeRuntime) InjectError(op Op, podUID types.UID, err error, times int)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults = append(f.faults, &fault{op: op, podUID: podUID, err: err, remaining: max(times, 0)})
+}
+
+// Blocked returns how many calls are currently delayed by SetLatency.
+func (f *FakeRuntime) Blocked() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocked
 }
 
 // ClearErrors removes every injected error.
@@ -381,17 +389,27 @@ func (f *FakeRuntime) enter(ctx context.Context, op Op, podUID types.UID) error 
 		d = f.latency[latencyKey{op, ""}]
 	}
 	f.mu.Unlock()
-	if d == Hang {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	if d > 0 {
-		t := time.NewTimer(d)
+	if d == Hang || d > 0 {
+		f.mu.Lock()
+		f.blocked++
+		f.mu.Unlock()
+		var wait <-chan time.Time
+		if d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			wait = t.C
+		}
+		var err error
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+			err = ctx.Err()
+		case <-wait:
+		}
+		f.mu.Lock()
+		f.blocked--
+		f.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 	f.mu.Lock()
