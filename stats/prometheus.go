@@ -3,9 +3,12 @@ package stats
 import (
 	"fmt"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // PrometheusOptions configures a PrometheusCollector. The zero value exports
@@ -31,9 +34,12 @@ type promFamily struct {
 	help        string
 	valueType   prometheus.ValueType
 	extraLabels []string
+	// extraNames is extraLabels sorted, the order values' extra arguments
+	// must follow.
+	extraNames []string
 	// values calls emit for each sample of the family; it is only called
 	// for entries with a successful latest sample.
-	values func(v *entryView, d DeviceNames, emit func(value float64, extra ...string))
+	values func(v *entryView, d DeviceNames, em *emitter)
 }
 
 func seconds(ns uint64) float64 { return float64(ns) / float64(time.Second) }
@@ -50,22 +56,22 @@ func ifMask(v *entryView, m Mask) bool { return v.stats.Mask.Has(m) }
 
 func netFamily(name, help string, field func(*InterfaceStats) uint64) promFamily {
 	return promFamily{name: name, help: help, valueType: prometheus.CounterValue, extraLabels: []string{"interface"},
-		values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+		values: func(v *entryView, _ DeviceNames, em *emitter) {
 			for i := range v.net {
-				emit(float64(field(&v.net[i])), v.net[i].Name)
+				em.emit(float64(field(&v.net[i])), v.net[i].Name)
 			}
 		}}
 }
 
 func ioFamily(name, help string, field func(*IODevice) uint64) promFamily {
 	return promFamily{name: name, help: help, valueType: prometheus.CounterValue, extraLabels: []string{"device"},
-		values: func(v *entryView, d DeviceNames, emit func(float64, ...string)) {
+		values: func(v *entryView, d DeviceNames, em *emitter) {
 			if !ifMask(v, MaskIO) {
 				return
 			}
 			for i := range v.stats.IO.Devices {
 				dev := &v.stats.IO.Devices[i]
-				emit(float64(field(dev)), d.Name(dev.Major, dev.Minor))
+				em.emit(float64(field(dev)), d.Name(dev.Major, dev.Minor))
 			}
 		}}
 }
@@ -79,12 +85,12 @@ func counter(name, help string, need Mask, f func(*CgroupStats) (float64, bool))
 }
 
 func scalar(name, help string, t prometheus.ValueType, need Mask, f func(*CgroupStats) (float64, bool)) promFamily {
-	return promFamily{name: name, help: help, valueType: t, values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+	return promFamily{name: name, help: help, valueType: t, values: func(v *entryView, _ DeviceNames, em *emitter) {
 		if !ifMask(v, need) {
 			return
 		}
 		if val, ok := f(&v.stats); ok {
-			emit(val)
+			em.emit(val)
 		}
 	}}
 }
@@ -100,11 +106,11 @@ var promFamilies = []promFamily{
 	counter("container_cpu_system_seconds_total", "Cumulative system cpu time consumed in seconds.", MaskCPU,
 		always(func(s *CgroupStats) float64 { return seconds(s.CPU.SystemNanos) })),
 	{name: "container_cpu_usage_seconds_total", help: "Cumulative cpu time consumed in seconds.", valueType: prometheus.CounterValue,
-		extraLabels: []string{"cpu"}, values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+		extraLabels: []string{"cpu"}, values: func(v *entryView, _ DeviceNames, em *emitter) {
 			// cAdvisor without per-CPU metrics (the kubelet's setting)
 			// exports one series labelled cpu="total".
 			if ifMask(v, MaskCPU) {
-				emit(seconds(v.stats.CPU.UsageNanos), "total")
+				em.emit(seconds(v.stats.CPU.UsageNanos), "total")
 			}
 		}},
 	counter("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", MaskCPU,
@@ -130,15 +136,15 @@ var promFamilies = []promFamily{
 	gauge("container_memory_working_set_bytes", "Current working set in bytes.", MaskMemory,
 		always(func(s *CgroupStats) float64 { return float64(s.Memory.WorkingSetBytes) })),
 	{name: "container_memory_failures_total", help: "Cumulative count of memory allocation failures.", valueType: prometheus.CounterValue,
-		extraLabels: []string{"failure_type", "scope"}, values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
+		extraLabels: []string{"failure_type", "scope"}, values: func(v *entryView, _ DeviceNames, em *emitter) {
 			m := &v.stats.Memory
 			if !ifMask(v, MaskMemory) || !m.HasPageFaults {
 				return
 			}
-			emit(float64(m.PageFaults), "pgfault", "container")
-			emit(float64(m.MajorPageFaults), "pgmajfault", "container")
-			emit(float64(m.HierarchicalPageFaults), "pgfault", "hierarchy")
-			emit(float64(m.HierarchicalMajorPageFaults), "pgmajfault", "hierarchy")
+			em.emit(float64(m.PageFaults), "pgfault", "container")
+			em.emit(float64(m.MajorPageFaults), "pgmajfault", "container")
+			em.emit(float64(m.HierarchicalPageFaults), "pgfault", "hierarchy")
+			em.emit(float64(m.HierarchicalMajorPageFaults), "pgmajfault", "hierarchy")
 		}},
 	gauge("container_spec_memory_limit_bytes", "Memory limit for the container.", MaskMemory,
 		always(func(s *CgroupStats) float64 { return specMemoryValue(&s.Memory) })),
@@ -175,8 +181,8 @@ var promFamilies = []promFamily{
 	gauge("container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", MaskPids,
 		func(s *CgroupStats) (float64, bool) { return float64(s.Pids.Limit), s.Pids.HasCurrent }),
 	{name: "container_last_seen", help: "Last time a container was seen by the exporter", valueType: prometheus.GaugeValue,
-		values: func(v *entryView, _ DeviceNames, emit func(float64, ...string)) {
-			emit(float64(v.time.Unix()))
+		values: func(v *entryView, _ DeviceNames, em *emitter) {
+			em.emit(float64(v.time.Unix()))
 		}},
 }
 
@@ -219,6 +225,8 @@ func NewPrometheusCollector(c *Collector, opts PrometheusOptions) (*PrometheusCo
 		if len(opts.Families) > 0 && !slices.Contains(opts.Families, f.name) {
 			continue
 		}
+		f.extraNames = slices.Clone(f.extraLabels)
+		sort.Strings(f.extraNames)
 		p.families = append(p.families, f)
 		p.descs = append(p.descs, prometheus.NewDesc(f.name, f.help, append(slices.Clone(baseLabels), f.extraLabels...), nil))
 	}
@@ -236,6 +244,11 @@ func (p *PrometheusCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
+//
+// Series are emitted in the order the registry sorts them (by label values,
+// container first), and every series of a target shares one set of base
+// label pairs, so a scrape allocates little beyond what the registry itself
+// needs.
 func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 	c := p.c
 	c.mu.RLock()
@@ -243,28 +256,120 @@ func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 	work = append(work, c.node)
 	work = append(work, c.order...)
 	c.mu.RUnlock()
-	labels := make([]string, len(baseLabels), len(baseLabels)+2)
+	views := make([]entryView, 0, len(work))
 	for _, e := range work {
-		v, ok := e.view()
-		if !ok {
-			continue
-		}
-		t := &v.target
-		labels = labels[:len(baseLabels)]
-		labels[0], labels[1], labels[2], labels[3], labels[4], labels[5] = t.Container, t.ID, t.Image, t.Name, t.Pod.Namespace, t.Pod.Name
-		for i := range p.families {
-			desc, vt := p.descs[i], p.families[i].valueType
-			p.families[i].values(&v, p.devices, func(value float64, extra ...string) {
-				m, err := prometheus.NewConstMetric(desc, vt, value, append(labels, extra...)...)
-				if err != nil {
-					ch <- prometheus.NewInvalidMetric(desc, err)
-					return
-				}
-				if p.timestamps {
-					m = prometheus.NewMetricWithTimestamp(v.time.Time, m)
-				}
-				ch <- m
-			})
+		if v, ok := e.view(); ok {
+			views = append(views, v)
 		}
 	}
+	slices.SortFunc(views, func(a, b entryView) int {
+		ta, tb := &a.target, &b.target
+		for _, pair := range [...][2]string{{ta.Container, tb.Container}, {ta.ID, tb.ID}, {ta.Image, tb.Image},
+			{ta.Name, tb.Name}, {ta.Pod.Namespace, tb.Pod.Namespace}, {ta.Pod.Name, tb.Pod.Name}} {
+			if pair[0] != pair[1] {
+				return strings.Compare(pair[0], pair[1])
+			}
+		}
+		return 0
+	})
+	bases := make([][]*dto.LabelPair, len(views))
+	for i := range views {
+		bases[i] = baseLabelPairs(&views[i].target)
+	}
+	for fi := range p.families {
+		f := &p.families[fi]
+		desc := p.descs[fi]
+		for vi := range views {
+			v := &views[vi]
+			em := emitter{ch: ch, desc: desc, family: f, base: bases[vi], view: v, timestamps: p.timestamps}
+			f.values(v, p.devices, &em)
+		}
+	}
+}
+
+// emitter sends the series of one family for one target.
+type emitter struct {
+	ch         chan<- prometheus.Metric
+	desc       *prometheus.Desc
+	family     *promFamily
+	base       []*dto.LabelPair
+	view       *entryView
+	timestamps bool
+}
+
+// emit sends one series; extra holds the family's extra label values in
+// the order of extraNames.
+func (em *emitter) emit(value float64, extra ...string) {
+	m := &fastMetric{desc: em.desc, valueType: em.family.valueType, value: value, labels: em.base}
+	if len(extra) > 0 {
+		m.labels = mergeLabelPairs(em.base, em.family.extraNames, extra)
+	}
+	if em.timestamps {
+		em.ch <- prometheus.NewMetricWithTimestamp(em.view.time.Time, m)
+		return
+	}
+	em.ch <- m
+}
+
+// fastMetric is a prometheus.Metric with precomputed, shared, sorted label
+// pairs (the registry only reads them).
+type fastMetric struct {
+	desc      *prometheus.Desc
+	labels    []*dto.LabelPair
+	valueType prometheus.ValueType
+	value     float64
+}
+
+func (m *fastMetric) Desc() *prometheus.Desc { return m.desc }
+
+func (m *fastMetric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	if m.valueType == prometheus.CounterValue {
+		out.Counter = &dto.Counter{Value: &m.value}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &m.value}
+	}
+	return nil
+}
+
+// labelNames holds one pointer per label name, shared by every pair.
+var labelNames = func() map[string]*string {
+	m := map[string]*string{}
+	for _, n := range []string{"container", "id", "image", "name", "namespace", "pod", "cpu", "interface", "device", "failure_type", "scope"} {
+		m[n] = &n
+	}
+	return m
+}()
+
+// baseLabelPairs returns the kubelet's labels of a target, sorted by name.
+func baseLabelPairs(t *Target) []*dto.LabelPair {
+	vals := [...]string{t.Container, t.ID, t.Image, t.Name, t.Pod.Namespace, t.Pod.Name}
+	pairs := make([]*dto.LabelPair, len(baseLabels))
+	store := make([]dto.LabelPair, len(baseLabels))
+	for i, n := range baseLabels {
+		store[i] = dto.LabelPair{Name: labelNames[n], Value: &vals[i]}
+		pairs[i] = &store[i]
+	}
+	return pairs
+}
+
+// mergeLabelPairs merges sorted base pairs with extra name/value pairs,
+// keeping the result sorted by name.
+func mergeLabelPairs(base []*dto.LabelPair, names []string, values []string) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, len(base)+len(names))
+	extra := make([]dto.LabelPair, len(names))
+	for i := range names {
+		extra[i] = dto.LabelPair{Name: labelNames[names[i]], Value: &values[i]}
+	}
+	bi, ei := 0, 0
+	for bi < len(base) || ei < len(extra) {
+		if ei == len(extra) || (bi < len(base) && base[bi].GetName() < extra[ei].GetName()) {
+			out = append(out, base[bi])
+			bi++
+		} else {
+			out = append(out, &extra[ei])
+			ei++
+		}
+	}
+	return out
 }
