@@ -113,7 +113,7 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 		if !actions.nothingToDo() {
 			acted = true
 			var err error
-			wake, err = s.executeActions(ctx, ps, pod, rt, &actions)
+			wake, err = s.executeActions(ctx, ps, pod, in.hashes, rt, &actions)
 			nrt, ferr := s.fetchPod(ctx, ps)
 			if ferr != nil {
 				return wake, errors.Join(err, ferr)
@@ -260,7 +260,7 @@ func (s *Syncer) forget(ps *podState) {
 // executeActions is the second half of the kubelet's SyncPod: kill what
 // must die, create the sandbox, start init containers and containers. It
 // returns when the next attempt is due if a start is backing off.
-func (s *Syncer) executeActions(ctx context.Context, ps *podState, pod *v1.Pod, rt *podRuntime, a *podActions) (time.Time, error) {
+func (s *Syncer) executeActions(ctx context.Context, ps *podState, pod *v1.Pod, hashes podHashes, rt *podRuntime, a *podActions) (time.Time, error) {
 	if a.killPod {
 		if err := s.killPod(ctx, pod, rt, nil); err != nil {
 			return time.Time{}, err
@@ -333,7 +333,7 @@ func (s *Syncer) executeActions(ctx context.Context, ps *podState, pod *v1.Pod, 
 	}
 	for _, i := range a.initContainersToStart {
 		c := &pod.Spec.InitContainers[i]
-		if err := start(c, ps.hashes.init[i], true); err != nil {
+		if err := start(c, hashes.init[i], true); err != nil {
 			if isRestartableInit(c) {
 				continue
 			}
@@ -341,7 +341,7 @@ func (s *Syncer) executeActions(ctx context.Context, ps *podState, pod *v1.Pod, 
 		}
 	}
 	for _, i := range a.containersToStart {
-		_ = start(&pod.Spec.Containers[i], ps.hashes.regular[i], false)
+		_ = start(&pod.Spec.Containers[i], hashes.regular[i], false)
 	}
 	return wake, firstErr
 }
