@@ -12,11 +12,12 @@ import (
 
 // syntheticPayload writes a kube-proxy-shaped nat payload for services
 // ClusterIP services with endpoints endpoints each (service i at
-// 172.30.i/256.i%256, port 80).
+// 172.30.i/256.i%256, port 80), with PREROUTING and OUTPUT jumping to
+// KUBE-SERVICES first so that every jump is checked against its hooks.
 func syntheticPayload(services, endpoints int) string {
 	var chains, rules strings.Builder
 	chains.WriteString("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n")
-	rules.WriteString("-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n")
+	rules.WriteString("-A PREROUTING -j KUBE-SERVICES\n-A OUTPUT -j KUBE-SERVICES\n-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n")
 	for s := range services {
 		svcChain := fmt.Sprintf("KUBE-SVC-%016d", s)
 		writeService(&chains, &rules, s, endpoints, svcChain)
@@ -93,7 +94,7 @@ func BenchmarkTrace(b *testing.B) {
 	for _, services := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("services=%d,endpoints=10", services), func(b *testing.B) {
 			k := proxytest.NewFakeKernel(proxytest.IPv4)
-			payload := syntheticPayload(services, 10) + "*nat\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n"
+			payload := syntheticPayload(services, 10)
 			if err := k.Restore(context.Background(), []byte(payload)); err != nil {
 				b.Fatal(err)
 			}

@@ -102,3 +102,56 @@ func ExampleParseRule() {
 	// 172.30.0.41 80 KUBE-SVC-XPGD46QRK7WJZT7O true false
 	// -A KUBE-SERVICES -d 172.30.0.41/32 -p tcp -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
 }
+
+func ExampleParsePayload() {
+	p, err := proxytest.ParsePayload([]byte(`*nat
+:KUBE-SVC-X - [0:0]
+-A KUBE-SVC-X -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j KUBE-SEP-X
+-D KUBE-SERVICES 3
+-X KUBE-SEP-OLD
+COMMIT
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, t := range p.Tables {
+		for _, op := range t.Ops {
+			fmt.Printf("line %d: %s (target %q)\n", op.Line, op, op.Rule.Target())
+		}
+	}
+	_, err = proxytest.ParsePayload([]byte("*nat\n-A KUBE-SVC-X -j\nCOMMIT\n"))
+	fmt.Println(err)
+	// Output:
+	// line 3: -A KUBE-SVC-X -m comment --comment "ns/svc:p -> 10.0.0.1:80" -j KUBE-SEP-X (target "KUBE-SEP-X")
+	// line 4: -D KUBE-SERVICES 3 (target "")
+	// line 5: -X KUBE-SEP-OLD (target "")
+	// line 2 ("-A KUBE-SVC-X -j"): rule in chain KUBE-SVC-X: option -j requires an argument: syntax error
+}
+
+func ExampleFakeKernel_Dump() {
+	k := proxytest.NewFakeKernel(proxytest.IPv4)
+	err := k.Restore(context.Background(), []byte(`*nat
+:KUBE-B - [0:0]
+:KUBE-A - [0:0]
+-A KUBE-B -j KUBE-A
+-A KUBE-A -m comment --comment "two words" -j RETURN
+COMMIT
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(k.Dump())
+	// Output:
+	// *nat
+	// :PREROUTING ACCEPT [0:0]
+	// :INPUT ACCEPT [0:0]
+	// :OUTPUT ACCEPT [0:0]
+	// :POSTROUTING ACCEPT [0:0]
+	// :KUBE-A - [0:0]
+	// :KUBE-B - [0:0]
+	// -A KUBE-A -m comment --comment "two words" -j RETURN
+	// -A KUBE-B -j KUBE-A
+	// COMMIT
+}

@@ -94,6 +94,10 @@ func TestFakeKernelErrors(t *testing.T) {
 		{"IPv6 address in an IPv4 kernel", "", "*nat\n-A PREROUTING -d fd00::1 -j RETURN\nCOMMIT\n", proxytest.ErrBadArgument, 2},
 		{"chain named like a target", "", "*nat\n:DNAT - [0:0]\nCOMMIT\n", proxytest.ErrSyntax, 2},
 		{"-X of all chains with one still in use", "*nat\n:A - [0:0]\n:B - [0:0]\n-A OUTPUT -j A\nCOMMIT\n", "*nat\n-X\nCOMMIT\n", proxytest.ErrChainInUse, 2},
+		{"DNAT reached from POSTROUTING", "", "*nat\n:H - [0:0]\n-A H -p tcp -j DNAT --to-destination 10.0.0.1:80\n-A POSTROUTING -j H\nCOMMIT\n", proxytest.ErrBadArgument, 4},
+		{"MASQUERADE added below a chain PREROUTING reaches", "*nat\n:H - [0:0]\n-A PREROUTING -j H\nCOMMIT\n", "*nat\n-A H -j MASQUERADE\nCOMMIT\n", proxytest.ErrBadArgument, 2},
+		{"output interface in PREROUTING", "", "*nat\n-A PREROUTING -o eth0 -j RETURN\nCOMMIT\n", proxytest.ErrBadArgument, 2},
+		{"input interface in POSTROUTING", "", "*nat\n-A POSTROUTING -i eth0 -j RETURN\nCOMMIT\n", proxytest.ErrBadArgument, 2},
 		{"flush of a missing chain", "", "*nat\n-F NOPE\nCOMMIT\n", proxytest.ErrNoChain, 2},
 		{"rule in a missing chain", "", "*nat\n-A NOPE -j RETURN\nCOMMIT\n", proxytest.ErrNoChain, 2},
 	}

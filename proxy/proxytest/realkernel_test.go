@@ -232,6 +232,35 @@ COMMIT
 -A KUBE-MARKS -g KUBE-FORWARD
 COMMIT
 `},
+	{name: "DNAT reached from POSTROUTING", wantErr: proxytest.ErrBadArgument, payload: `*nat
+:KUBE-HOOK - [0:0]
+-A KUBE-HOOK -p tcp -j DNAT --to-destination 10.1.1.1:80
+-A POSTROUTING -j KUBE-HOOK
+COMMIT
+`},
+	{name: "MASQUERADE reached from PREROUTING through two chains", wantErr: proxytest.ErrBadArgument, payload: `*nat
+:KUBE-HOOK-A - [0:0]
+:KUBE-HOOK-B - [0:0]
+-A PREROUTING -j KUBE-HOOK-A
+-A KUBE-HOOK-A -j KUBE-HOOK-B
+-A KUBE-HOOK-B -j MASQUERADE
+COMMIT
+`},
+	{name: "REJECT in mangle PREROUTING", wantErr: proxytest.ErrBadArgument, payload: `*mangle
+-A PREROUTING -j REJECT
+COMMIT
+`},
+	{name: "output interface in PREROUTING", wantErr: proxytest.ErrBadArgument, payload: `*nat
+-A PREROUTING -o eth0 -j RETURN
+COMMIT
+`},
+	{name: "input interface in a user chain reached from OUTPUT", payload: `*nat
+:KUBE-IFACE - [0:0]
+-A KUBE-IFACE -i eth0 -j RETURN
+-A OUTPUT -j KUBE-IFACE
+-A POSTROUTING -o eth0 -j MASQUERADE
+COMMIT
+`},
 	{name: "flush and delete everything in a table", payload: `*nat
 -F
 -X

@@ -49,6 +49,17 @@ func (x *tableTx) checkRule(r Rule, opts []Option) (fakeRule, error) {
 			}
 		}
 	}
+	// iptables refuses an output interface where there is none yet, and an
+	// input interface where there is none any more, in built-in chains.
+	if c, ok := x.lookup(r.Chain); ok && c.builtin {
+		for _, o := range opts {
+			switch {
+			case o.Name == "-o" && (r.Chain == "PREROUTING" || r.Chain == "INPUT"),
+				o.Name == "-i" && (r.Chain == "POSTROUTING" || r.Chain == "OUTPUT"):
+				return fakeRule{}, fmt.Errorf("can't use %s with %s: %w", o.Name, r.Chain, ErrBadArgument)
+			}
+		}
+	}
 	if err := checkFamily(x.base.family, r.Chain, opts); err != nil {
 		return fakeRule{}, err
 	}

@@ -12,8 +12,9 @@ type fakeTable struct {
 	name   string
 	family Family
 	chains map[string]*fakeChain
-	// refs counts, per chain, the rules that jump or go to it.
-	refs map[string]int
+	// parents counts, per chain, the rules of each other chain that jump
+	// or go to it: parents[to][from].
+	parents map[string]map[string]int
 }
 
 type fakeChain struct {
@@ -52,7 +53,7 @@ func (r *fakeRule) canonSpec() string {
 }
 
 func newFakeTable(name string, family Family) *fakeTable {
-	t := &fakeTable{name: name, family: family, chains: map[string]*fakeChain{}, refs: map[string]int{}}
+	t := &fakeTable{name: name, family: family, chains: map[string]*fakeChain{}, parents: map[string]map[string]int{}}
 	for _, c := range builtinChains[name] {
 		t.chains[c] = &fakeChain{name: c, builtin: true, policy: "ACCEPT"}
 	}
@@ -82,15 +83,15 @@ type tableTx struct {
 	// overlay holds chains copied for change or created (non-nil) and
 	// chains deleted (nil) by this section.
 	overlay map[string]*fakeChain
-	// refDelta is this section's change to base.refs.
-	refDelta map[string]int
+	// parentDelta is this section's change to base.parents.
+	parentDelta map[string]map[string]int
 	// newEdges are the jumps added by this section, [from, to]; only they
 	// can create a loop.
 	newEdges [][2]string
 }
 
 func newTableTx(base *fakeTable) *tableTx {
-	return &tableTx{base: base, overlay: map[string]*fakeChain{}, refDelta: map[string]int{}}
+	return &tableTx{base: base, overlay: map[string]*fakeChain{}, parentDelta: map[string]map[string]int{}}
 }
 
 // lookup returns chain name as this section sees it.
@@ -121,7 +122,32 @@ func (x *tableTx) chain(name string) (*fakeChain, error) {
 	return x.mutable(name), nil
 }
 
-func (x *tableTx) refs(name string) int { return x.base.refs[name] + x.refDelta[name] }
+// link adds n (+1 or -1) rules jumping from chain from to chain to.
+func (x *tableTx) link(from, to string, n int) {
+	m := x.parentDelta[to]
+	if m == nil {
+		m = map[string]int{}
+		x.parentDelta[to] = m
+	}
+	m[from] += n
+}
+
+// parents returns the chains that hold a rule jumping to name, sorted.
+func (x *tableTx) parents(name string) []string {
+	var out []string
+	for from, n := range x.base.parents[name] {
+		if n+x.parentDelta[name][from] > 0 {
+			out = append(out, from)
+		}
+	}
+	for from, n := range x.parentDelta[name] {
+		if _, inBase := x.base.parents[name][from]; !inBase && n > 0 {
+			out = append(out, from)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // names returns the names of all chains as this section sees them, in
 // iptables-save order.
@@ -146,7 +172,7 @@ func (x *tableTx) names() []string {
 func (x *tableTx) addRule(c *fakeChain, i int, fr fakeRule) {
 	c.rules = slices.Insert(c.rules, i, fr)
 	if fr.chainTarget != "" {
-		x.refDelta[fr.chainTarget]++
+		x.link(c.name, fr.chainTarget, 1)
 		x.newEdges = append(x.newEdges, [2]string{c.name, fr.chainTarget})
 	}
 }
@@ -161,7 +187,7 @@ func (x *tableTx) flush(c *fakeChain) error {
 	}
 	for _, r := range c.rules {
 		if r.chainTarget != "" {
-			x.refDelta[r.chainTarget]--
+			x.link(c.name, r.chainTarget, -1)
 		}
 	}
 	c.rules = nil
@@ -177,7 +203,7 @@ func (x *tableTx) remove(c *fakeChain, i int) error {
 		return fmt.Errorf("chain %s: deleting rule %q, which a positional -I earlier in this table section was anchored on: %w", c.name, r.rule.Spec(), ErrUnreliableInsert)
 	}
 	if r.chainTarget != "" {
-		x.refDelta[r.chainTarget]--
+		x.link(c.name, r.chainTarget, -1)
 	}
 	c.rules = slices.Delete(c.rules, i, i+1)
 	return nil
@@ -214,6 +240,9 @@ func (x *tableTx) apply(o Op, opts []Option) error {
 			return err
 		}
 		fr.pending = true
+		if err := x.checkHooks(c.name, fr); err != nil {
+			return err
+		}
 		if o.Kind == OpAppend {
 			x.addRule(c, len(c.rules), fr)
 			return nil
@@ -313,8 +342,8 @@ func (x *tableTx) apply(o Op, opts []Option) error {
 			if c, _ := x.lookup(n); len(c.rules) > 0 {
 				return fmt.Errorf("cannot delete chain %s: it holds %d rules: %w", n, len(c.rules), ErrChainNotEmpty)
 			}
-			if x.refs(n) > 0 {
-				return fmt.Errorf("cannot delete chain %s: chain %s jumps to it: %w", n, x.referrer(n), ErrChainInUse)
+			if p := x.parents(n); len(p) > 0 {
+				return fmt.Errorf("cannot delete chain %s: chain %s jumps to it: %w", n, p[0], ErrChainInUse)
 			}
 		}
 		for _, n := range names {
@@ -323,20 +352,6 @@ func (x *tableTx) apply(o Op, opts []Option) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q: %w", o.Kind, ErrSyntax)
-}
-
-// referrer returns the name of a chain holding a rule that jumps to chain,
-// for error messages.
-func (x *tableTx) referrer(chain string) string {
-	for _, n := range x.names() {
-		c, _ := x.lookup(n)
-		for _, r := range c.rules {
-			if r.chainTarget == chain {
-				return n
-			}
-		}
-	}
-	return ""
 }
 
 // checkLoops refuses the section if one of its new jumps leads to a cycle
@@ -427,11 +442,111 @@ func (x *tableTx) commit() {
 		}
 		x.base.chains[n] = c
 	}
-	for n, d := range x.refDelta {
-		if v := x.base.refs[n] + d; v != 0 {
-			x.base.refs[n] = v
-		} else {
-			delete(x.base.refs, n)
+	for to, deltas := range x.parentDelta {
+		m := x.base.parents[to]
+		if m == nil {
+			m = map[string]int{}
+			x.base.parents[to] = m
+		}
+		for from, d := range deltas {
+			if v := m[from] + d; v > 0 {
+				m[from] = v
+			} else {
+				delete(m, from)
+			}
+		}
+		if len(m) == 0 {
+			delete(x.base.parents, to)
 		}
 	}
+}
+
+// targetHooks lists, for the targets the kernel restricts, the built-in
+// chains (hooks) they may be reached from.
+var targetHooks = map[string][]string{
+	"DNAT":       {"PREROUTING", "OUTPUT"},
+	"REDIRECT":   {"PREROUTING", "OUTPUT"},
+	"SNAT":       {"POSTROUTING", "INPUT"},
+	"MASQUERADE": {"POSTROUTING"},
+	"REJECT":     {"INPUT", "FORWARD", "OUTPUT"},
+}
+
+// hooksReaching returns the built-in chains from which chain name is
+// reached, following jumps backwards.
+func (x *tableTx) hooksReaching(name string) []string {
+	seen := map[string]bool{name: true}
+	stack := []string{name}
+	var hooks []string
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c, ok := x.lookup(n); ok && c.builtin {
+			hooks = append(hooks, n)
+		}
+		for _, p := range x.parents(n) {
+			if !seen[p] {
+				seen[p] = true
+				stack = append(stack, p)
+			}
+		}
+	}
+	sort.Strings(hooks)
+	return hooks
+}
+
+// checkHooks refuses adding rule fr to chain if it would let a packet
+// reach a target from a hook the kernel does not allow it in (DNAT from
+// POSTROUTING, MASQUERADE from PREROUTING, ...): iptables-nft fails such
+// a line with "RULE_APPEND failed (Invalid argument)". For a jump, every
+// target in the chains it leads to is checked against the hooks that reach
+// chain.
+func (x *tableTx) checkHooks(chain string, fr fakeRule) error {
+	target := ""
+	for _, o := range fr.opts {
+		if o.Name == "-j" || o.Name == "-g" {
+			target = o.Value()
+		}
+	}
+	if _, restricted := targetHooks[target]; !restricted && fr.chainTarget == "" {
+		return nil
+	}
+	hooks := x.hooksReaching(chain)
+	if len(hooks) == 0 {
+		return nil
+	}
+	check := func(in, target string) error {
+		allowed, restricted := targetHooks[target]
+		if !restricted {
+			return nil
+		}
+		for _, h := range hooks {
+			if !slices.Contains(allowed, h) {
+				return fmt.Errorf("chain %s: target %s would be reached from %s, where the kernel does not allow it: %w", in, target, h, ErrBadArgument)
+			}
+		}
+		return nil
+	}
+	if fr.chainTarget == "" {
+		return check(chain, target)
+	}
+	seen := map[string]bool{fr.chainTarget: true}
+	stack := []string{fr.chainTarget}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		c, _ := x.lookup(n)
+		for _, r := range c.rules {
+			if r.chainTarget != "" {
+				if !seen[r.chainTarget] {
+					seen[r.chainTarget] = true
+					stack = append(stack, r.chainTarget)
+				}
+				continue
+			}
+			if err := check(n, r.rule.Target()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
