@@ -78,30 +78,34 @@ func pathWithin(p, base string) bool {
 
 // resolveHostPath resolves name, relative to the already canonical start,
 // following symbolic links as the kernel does. When createIn is not empty,
-// missing components are created as directories with mode perm, but only
-// while the directory they are created in lies within createIn; otherwise a
-// missing component is an error.
+// missing components of name itself (not of a link's target, as in the
+// kubelet, which refuses dangling links) are created as directories with
+// mode perm, but only while the directory they are created in lies within
+// createIn; otherwise a missing component is an error.
 func resolveHostPath(hostFS HostFS, start, name, createIn string, perm fs.FileMode) (string, error) {
 	resolved := start
 	if path.IsAbs(name) {
 		resolved = "/"
 	}
-	rest := strings.Split(name, "/")
+	var rest []pathComponent
+	for _, c := range strings.Split(name, "/") {
+		rest = append(rest, pathComponent{name: c})
+	}
 	links := 0
 	for len(rest) > 0 {
 		c := rest[0]
 		rest = rest[1:]
-		switch c {
+		switch c.name {
 		case "", ".":
 			continue
 		case "..":
 			resolved = path.Dir(resolved)
 			continue
 		}
-		next := path.Join(resolved, c)
+		next := path.Join(resolved, c.name)
 		fi, err := hostFS.Lstat(next)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && createIn != "":
+		case errors.Is(err, fs.ErrNotExist) && createIn != "" && !c.fromLink:
 			if !pathWithin(resolved, createIn) {
 				return "", fmt.Errorf("resolves to %q, outside the volume %q: %w", next, createIn, ErrSubPathEscape)
 			}
@@ -127,10 +131,14 @@ func resolveHostPath(hostFS HostFS, start, name, createIn string, perm fs.FileMo
 			if path.IsAbs(target) {
 				resolved = "/"
 			}
-			rest = append(strings.Split(target, "/"), rest...)
+			var expanded []pathComponent
+			for _, t := range strings.Split(target, "/") {
+				expanded = append(expanded, pathComponent{name: t, fromLink: true})
+			}
+			rest = append(expanded, rest...)
 			continue
 		}
-		if len(rest) > 0 && !fi.IsDir() && hasMoreComponents(rest) {
+		if !fi.IsDir() && hasMoreComponents(rest) {
 			return "", &fs.PathError{Op: "resolve", Path: next, Err: syscall.ENOTDIR}
 		}
 		resolved = next
@@ -138,10 +146,17 @@ func resolveHostPath(hostFS HostFS, start, name, createIn string, perm fs.FileMo
 	return resolved, nil
 }
 
+// pathComponent is one component of a path being resolved, and whether it
+// came from a symbolic link's target.
+type pathComponent struct {
+	name     string
+	fromLink bool
+}
+
 // hasMoreComponents reports whether rest names anything besides "" and ".".
-func hasMoreComponents(rest []string) bool {
+func hasMoreComponents(rest []pathComponent) bool {
 	for _, c := range rest {
-		if c != "" && c != "." {
+		if c.name != "" && c.name != "." {
 			return true
 		}
 	}
