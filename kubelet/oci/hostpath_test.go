@@ -122,4 +122,3 @@ func TestCheckHostPathReal(t *testing.T) {
 		}
 	}
 }
-
