@@ -94,7 +94,10 @@ func TestGetPhase(t *testing.T) {
 
 func TestConditions(t *testing.T) {
 	gate := v1.PodConditionType("example.com/gate")
-	withGate := func(p *v1.Pod) *v1.Pod { p.Spec.ReadinessGates = []v1.PodReadinessGate{{ConditionType: gate}}; return p }
+	withGate := func(p *v1.Pod) *v1.Pod {
+		p.Spec.ReadinessGates = []v1.PodReadinessGate{{ConditionType: gate}}
+		return p
+	}
 	tests := []struct {
 		name       string
 		pod        *v1.Pod
