@@ -12,20 +12,22 @@ import (
 // payloads with the semantics of "iptables-restore --noflush" (the only mode
 // kube-proxy uses), as measured against iptables-nft 1.8.9:
 //
-//   - Each table exists with its built-in chains (policy ACCEPT) once a
-//     payload names it.
+//   - A table exists, with its built-in chains (policy ACCEPT), once a
+//     payload section for it commits.
 //   - ":CHAIN - [0:0]" creates a user-defined chain, or flushes it if it
-//     exists; for a built-in chain it only sets the policy.
-//   - -A appends, -I inserts (at 1 or at n <= len+1), -D deletes the first
-//     rule that is the same as iptables sees it (or rule n), -F flushes, -N
-//     creates, -X deletes a user-defined chain that is empty and
-//     unreferenced, -P sets a built-in chain's policy.
+//     exists; for a built-in chain it only sets the policy (unless "-").
+//   - -A appends, -I inserts (at 1, or at n <= len+1), -D deletes the first
+//     rule equal in Canonical form (or rule n), -F flushes, -N creates, -X
+//     deletes user-defined chains that are empty and that no rule jumps to,
+//     -P sets a built-in chain's policy.
 //   - A -j/-g to a name that is not a target extension must name an existing
-//     chain of the table; jump loops are refused at COMMIT.
-//   - Each table section is atomic: its lines apply to a copy that replaces
-//     the table at COMMIT. An error leaves the failing table unchanged, but
-//     tables committed earlier in the same payload stay applied, exactly as
-//     with the real tool.
+//     user-defined chain of the table; a target must not become reachable
+//     from a hook the kernel forbids it in (DNAT from POSTROUTING, ...); a
+//     cycle of jumps reachable from a built-in chain is refused.
+//   - Each table section is atomic: its lines apply to an overlay that
+//     merges into the table at COMMIT. An error leaves the failing table
+//     unchanged, but tables committed earlier in the same payload stay
+//     applied, exactly as with the real tool.
 //
 // Errors are *RestoreError values wrapping the sentinels of errors.go.
 //

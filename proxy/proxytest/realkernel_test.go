@@ -82,6 +82,11 @@ COMMIT
 -D KUBE-SERVICES -d 172.30.0.46/32 -p tcp -m comment --comment "ns6/svc6:p80 has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
 COMMIT
 `},
+	{name: "delete a MARK rule written in another form", payload: `*nat
+-D KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+COMMIT
+`},
 	{name: "delete by spec with matches in another order", wantErr: proxytest.ErrNoRule, payload: `*filter
 -D KUBE-NODEPORTS -p tcp -m tcp --dport 30000 -m comment --comment "ns2/svc2:p80 health check node port" -j ACCEPT
 COMMIT
