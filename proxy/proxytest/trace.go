@@ -34,7 +34,8 @@ type Packet struct {
 	Mark uint32
 	// CTState is the conntrack state for "-m conntrack --ctstate" and "-m
 	// state --state"; empty means NEW. The tracer adds the virtual state
-	// DNAT once the packet has been DNATed.
+	// DNAT once the packet has been DNATed. Without NEW the nat table is
+	// skipped, as netfilter runs it for a connection's first packet only.
 	CTState []string
 	// Recent lists the "-m recent" lists that already hold the packet's
 	// source address, such as "KUBE-SEP-XXX" for an existing ClientIP
@@ -262,6 +263,9 @@ func (t *tracer) runStages(states []traceState, stages [][2]string) ([]traceStat
 		table, ok := t.tables[stage[0]]
 		if !ok {
 			continue
+		}
+		if stage[0] == "nat" && len(t.pkt.CTState) > 0 && !slices.Contains(t.pkt.CTState, "NEW") {
+			continue // only a connection's first packet goes through nat
 		}
 		var next []traceState
 		for _, st := range states {

@@ -187,6 +187,8 @@ func traceKernel(t *testing.T, payload string) *proxytest.FakeKernel {
 
 func TestTraceSemantics(t *testing.T) {
 	pkt := incoming(remoteIP, "10.9.9.9", "tcp", 80)
+	established := pkt
+	established.CTState = []string{"ESTABLISHED"}
 	tests := []struct {
 		name    string
 		payload string
@@ -194,6 +196,7 @@ func TestTraceSemantics(t *testing.T) {
 		want    []string
 		mark    uint32
 	}{
+		{name: "established packets skip nat", payload: "*nat\n-A PREROUTING -p tcp -j DNAT --to-destination 10.8.8.8\nCOMMIT\n*filter\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j REJECT\nCOMMIT\n", pkt: established, want: []string{"1.00 REJECT"}},
 		{name: "filter policy DROP", payload: "*filter\n:FORWARD DROP [0:0]\nCOMMIT\n", pkt: pkt, want: []string{"1.00 DROP"}},
 		{name: "ACCEPT in a user chain ends the built-in chain", payload: "*filter\n:FORWARD DROP [0:0]\n:X - [0:0]\n-A X -j ACCEPT\n-A FORWARD -j X\n-A FORWARD -j DROP\nCOMMIT\n", pkt: pkt, want: []string{"1.00 ACCEPT"}},
 		{name: "RETURN goes back to the caller", payload: "*filter\n:X - [0:0]\n-A X -j RETURN\n-A X -j DROP\n-A FORWARD -j X\n-A FORWARD -j REJECT\nCOMMIT\n", pkt: pkt, want: []string{"1.00 REJECT"}},
