@@ -192,6 +192,8 @@ func (k *FakeKernel) DumpCanonical() string {
 	return b.String()
 }
 
+// dump writes the table in iptables-save form, rules as written or in
+// Canonical form.
 func (t *fakeTable) dump(b *strings.Builder, canonical bool) {
 	fmt.Fprintf(b, "*%s\n", t.name)
 	names := t.sortedChains()

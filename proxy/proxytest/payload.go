@@ -12,6 +12,7 @@ import (
 // sections, each closed by COMMIT. It is plain data and safe for concurrent
 // reads.
 type Payload struct {
+	// Tables are the table sections, in payload order.
 	Tables []Table
 }
 
@@ -31,12 +32,13 @@ type Table struct {
 // Under --noflush it creates a user-defined chain, or flushes it if it
 // exists; for a built-in chain it sets the policy (unless "-").
 type ChainDecl struct {
+	// Name is the chain's name.
 	Name string
 	// Policy is "ACCEPT" or "DROP" for built-in chains and "-" for
 	// user-defined ones.
-	Policy  string
-	Packets uint64
-	Bytes   uint64
+	Policy string
+	// Packets and Bytes are the counters, [0:0] when absent.
+	Packets, Bytes uint64
 	// Line is the 1-based payload line (0 when built by hand).
 	Line int
 }
@@ -62,6 +64,7 @@ const (
 
 // Op is one command line of a table section.
 type Op struct {
+	// Kind is the command.
 	Kind OpKind
 	// Chain is the chain the command applies to ("" for -F and -X of all
 	// chains).

@@ -129,6 +129,7 @@ type traceState struct {
 	verdict string
 }
 
+// clone returns s with slices that later appends will not share.
 func (s traceState) clone() traceState {
 	s.recent = slices.Clip(s.recent)
 	s.path = slices.Clip(s.path)
