@@ -226,3 +226,5 @@ func goldenPods() []struct {
 		{name: "shareprocessnamespace-init", pod: shared, container: "init"},
 	}
 }
+
+func resourceQ(s string) resource.Quantity { return resource.MustParse(s) }

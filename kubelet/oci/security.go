@@ -77,7 +77,7 @@ func WithSecurityContext(_ context.Context, in *Input, s *specs.Spec) error {
 	if psc := in.Pod.Spec.SecurityContext; psc != nil && len(psc.Sysctls) > 0 {
 		s.Linux.Sysctl = make(map[string]string, len(psc.Sysctls))
 		for i, sysctl := range psc.Sysctls {
-			name := strings.ReplaceAll(sysctl.Name, "/", ".")
+			name := sysctlDotted(sysctl.Name)
 			if name == "" {
 				return invalid(fmt.Sprintf("spec.securityContext.sysctls[%d].name", i), "must not be empty")
 			}
@@ -103,4 +103,24 @@ func writable(opts []string) []string {
 		out = append(out, o)
 	}
 	return out
+}
+
+// sysctlDotted converts a sysctl name written with '/' separators to the
+// dotted form, as the kubelet's ConvertSysctlVariableToDotsSeparator: when
+// the first separator is '/', every '/' becomes '.' and every '.' '/' (a
+// dot inside a component, as in an interface name "eno2.100").
+func sysctlDotted(name string) string {
+	i := strings.IndexAny(name, "./")
+	if i < 0 || name[i] == '.' {
+		return name
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '/'
+		case '/':
+			return '.'
+		}
+		return r
+	}, name)
 }

@@ -117,6 +117,9 @@ func resolveHostPath(hostFS HostFS, start, name, createIn string, perm fs.FileMo
 				return "", err
 			}
 		case err != nil:
+			if createIn != "" && !pathWithin(next, createIn) {
+				return "", fmt.Errorf("resolves to %q, outside the volume %q: %w", next, createIn, ErrSubPathEscape)
+			}
 			return "", err
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
