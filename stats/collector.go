@@ -30,6 +30,11 @@ type Options struct {
 	Workers int
 	// Mask selects what each sample reads. Default MaskDefault.
 	Mask Mask
+	// LimitsInterval is how often MaskLimits files are re-read; in
+	// between, samples carry the last limits read. Default 10s; negative
+	// re-reads them every pass. A target's limits are also re-read after it
+	// was missing.
+	LimitsInterval time.Duration
 	// Clock is the time source. Default clock.RealClock{}.
 	Clock clock.WithTicker
 	// NodePID is a process in the node's network namespace, used for node
@@ -55,6 +60,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Mask == 0 {
 		o.Mask = MaskDefault
+	}
+	if o.LimitsInterval == 0 {
+		o.LimitsInterval = 10 * time.Second
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -97,6 +105,10 @@ type entry struct {
 
 	scratch    CgroupStats
 	scratchNet NetworkStats
+	// Limits cache, owned by the pass like scratch.
+	limits    limitsCache
+	limitsAt  time.Time
+	hasLimits bool
 
 	mu        sync.Mutex
 	history   ring
@@ -276,10 +288,33 @@ func (c *Collector) pass(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// limitsCache holds the MaskLimits figures between re-reads.
+type limitsCache struct {
+	cpu    CPULimits
+	memory uint64
+	pids   uint64
+}
+
 // sample reads one entry and records the result.
 func (c *Collector) sample(r *Reader, e *entry) error {
 	now := c.opts.Clock.Now()
-	err := r.Stat(e.target.ID, c.opts.Mask, &e.scratch)
+	mask := c.opts.Mask
+	cached := mask.Has(MaskLimits) && e.hasLimits && c.opts.LimitsInterval > 0 &&
+		now.Sub(e.limitsAt) < c.opts.LimitsInterval && !e.missing
+	if cached {
+		mask &^= MaskLimits
+	}
+	err := r.Stat(e.target.ID, mask, &e.scratch)
+	if err == nil && c.opts.Mask.Has(MaskLimits) {
+		s := &e.scratch
+		if cached {
+			s.CPULimits, s.Memory.LimitBytes, s.Pids.Limit = e.limits.cpu, e.limits.memory, e.limits.pids
+			s.Mask |= MaskLimits
+		} else {
+			e.limits = limitsCache{cpu: s.CPULimits, memory: s.Memory.LimitBytes, pids: s.Pids.Limit}
+			e.limitsAt, e.hasLimits = now, true
+		}
+	}
 	netOK := false
 	if err == nil && e.target.PID > 0 {
 		netOK = r.NetDev(e.target.PID, &e.scratchNet) == nil

@@ -421,3 +421,36 @@ func TestCollectorMalformedIsReported(t *testing.T) {
 		t.Error("a sample was recorded despite the parse error")
 	}
 }
+
+func TestCollectorLimitsInterval(t *testing.T) {
+	f := newLiveFixture(t)
+	c := f.collector(Options{LimitsInterval: 10 * time.Second})
+	if err := c.Add(testTarget()); err != nil {
+		t.Fatal(err)
+	}
+	limit := func() uint64 {
+		t.Helper()
+		s, ok, err := c.Latest(v1ContainerPath)
+		if err != nil || !ok || !s.Stats.Mask.Has(MaskLimits) {
+			t.Fatalf("Latest: %v %v mask %v", ok, err, s.Stats.Mask)
+		}
+		return s.Stats.Memory.LimitBytes
+	}
+	f.refresh(c)
+	if got := limit(); got != 268435456 {
+		t.Fatalf("limit %d, want 268435456", got)
+	}
+	// The limit is raised (an in-place resize): cached until the interval
+	// has passed, then re-read.
+	f.write(filepath.Join("cgroup/memory", v1ContainerPath, "memory.limit_in_bytes"), "536870912\n")
+	f.clock.Step(5 * time.Second)
+	f.refresh(c)
+	if got := limit(); got != 268435456 {
+		t.Errorf("limit re-read before LimitsInterval: %d", got)
+	}
+	f.clock.Step(5 * time.Second)
+	f.refresh(c)
+	if got := limit(); got != 536870912 {
+		t.Errorf("limit %d after LimitsInterval, want 536870912", got)
+	}
+}

@@ -32,7 +32,7 @@ type CPUStats struct {
 }
 
 // CPULimits holds the CPU bandwidth configuration of a cgroup, read with
-// MaskCPULimits.
+// MaskLimits.
 type CPULimits struct {
 	// QuotaMicros is the CFS quota per period in microseconds, -1 when
 	// unlimited (v1 cpu.cfs_quota_us; v2 first field of cpu.max).

@@ -13,8 +13,11 @@ const (
 	// MaskCPUPerCPU reads per-CPU usage (v1 cpuacct.usage_percpu only;
 	// cgroup v2 has no per-CPU figure).
 	MaskCPUPerCPU
-	// MaskCPULimits reads the CFS quota, period and shares/weight.
-	MaskCPULimits
+	// MaskLimits reads the configured limits: CFS quota, period and
+	// shares/weight (CPULimits), the memory limit (Memory.LimitBytes) and
+	// pids.max (Pids.Limit). Limits change rarely; the Collector re-reads
+	// them every Options.LimitsInterval rather than every pass.
+	MaskLimits
 	// MaskMemory reads usage, limit, peak, failcnt, memory.stat and, on v2,
 	// memory.events and memory.swap.current.
 	MaskMemory
@@ -31,12 +34,12 @@ const (
 	MaskProcesses
 
 	// MaskDefault is what the Collector reads unless told otherwise.
-	MaskDefault = MaskCPU | MaskCPULimits | MaskMemory | MaskIO | MaskPids
+	MaskDefault = MaskCPU | MaskLimits | MaskMemory | MaskIO | MaskPids
 	// MaskAll sets every bit.
-	MaskAll = MaskCPU | MaskCPUPerCPU | MaskCPULimits | MaskMemory | MaskIO | MaskPids | MaskPSI | MaskProcesses
+	MaskAll = MaskCPU | MaskCPUPerCPU | MaskLimits | MaskMemory | MaskIO | MaskPids | MaskPSI | MaskProcesses
 )
 
-var maskNames = [...]string{"cpu", "cpu-percpu", "cpu-limits", "memory", "io", "pids", "psi", "processes"}
+var maskNames = [...]string{"cpu", "cpu-percpu", "limits", "memory", "io", "pids", "psi", "processes"}
 
 // Has reports whether every bit of o is set in m.
 func (m Mask) Has(o Mask) bool { return m&o == o }

@@ -91,7 +91,6 @@ func parseMeminfo(b []byte, out *Meminfo) error {
 // statsFromMeminfo): usage = MemTotal - MemFree, no limit.
 func memoryFromMeminfo(mi *Meminfo, out *MemoryStats) {
 	out.UsageBytes = mi.MemTotalBytes - min(mi.MemFreeBytes, mi.MemTotalBytes)
-	out.LimitBytes = 1<<64 - 1
 	out.RSSBytes = mi.ActiveAnonBytes + mi.InactiveAnonBytes
 	out.CacheBytes = mi.ActiveFileBytes + mi.InactiveFileBytes
 	out.InactiveFileBytes = mi.InactiveFileBytes

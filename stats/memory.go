@@ -20,7 +20,8 @@ type MemoryStats struct {
 	// memory.current). It includes page cache.
 	UsageBytes uint64 `json:"usageBytes"`
 	// LimitBytes is the hard limit (v1 memory.limit_in_bytes; v2 memory.max
-	// with "max" mapped to math.MaxUint64). See Limited.
+	// with "max" mapped to math.MaxUint64), read with MaskLimits; 0 when not
+	// read. See Limited.
 	LimitBytes uint64 `json:"limitBytes"`
 	// MaxUsageBytes is the peak usage (v1 memory.max_usage_in_bytes; v2
 	// memory.peak, kernel 5.19+). Valid only when HasMaxUsage.
@@ -78,8 +79,8 @@ type MemoryEvents struct {
 	OOMGroupKill uint64 `json:"oomGroupKill"`
 }
 
-// Limited reports whether the cgroup has a memory limit (LimitBytes is below
-// the 1<<62 threshold the kubelet uses).
+// Limited reports whether the cgroup has a known memory limit (LimitBytes
+// is set and below the 1<<62 threshold the kubelet uses).
 func (m *MemoryStats) Limited() bool {
 	return m.LimitBytes != 0 && m.LimitBytes <= unlimitedMemoryThreshold
 }

@@ -4,8 +4,8 @@ package stats
 type PidsStats struct {
 	// Current is the number of tasks (threads) in the cgroup (pids.current).
 	Current uint64 `json:"current"`
-	// Limit is pids.max, 0 when unlimited ("max"), as runc and cAdvisor
-	// report it.
+	// Limit is pids.max, read with MaskLimits, 0 when unlimited ("max"), as
+	// runc and cAdvisor report it.
 	Limit uint64 `json:"limit"`
 	// HasCurrent is false for a root cgroup, which has no pids files.
 	HasCurrent bool `json:"hasCurrent"`

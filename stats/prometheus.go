@@ -146,17 +146,17 @@ var promFamilies = []promFamily{
 			em.emit(float64(m.HierarchicalPageFaults), "pgfault", "hierarchy")
 			em.emit(float64(m.HierarchicalMajorPageFaults), "pgmajfault", "hierarchy")
 		}},
-	gauge("container_spec_memory_limit_bytes", "Memory limit for the container.", MaskMemory,
+	gauge("container_spec_memory_limit_bytes", "Memory limit for the container.", MaskLimits,
 		always(func(s *CgroupStats) float64 { return specMemoryValue(&s.Memory) })),
-	gauge("container_spec_cpu_period", "CPU period of the container.", MaskCPULimits,
+	gauge("container_spec_cpu_period", "CPU period of the container.", MaskLimits,
 		func(s *CgroupStats) (float64, bool) {
 			return float64(s.CPULimits.PeriodMicros), s.CPULimits.PeriodMicros > 0
 		}),
-	gauge("container_spec_cpu_quota", "CPU quota of the container.", MaskCPULimits,
+	gauge("container_spec_cpu_quota", "CPU quota of the container.", MaskLimits,
 		func(s *CgroupStats) (float64, bool) {
 			return float64(s.CPULimits.QuotaMicros), s.CPULimits.QuotaMicros > 0
 		}),
-	gauge("container_spec_cpu_shares", "CPU share of the container.", MaskCPULimits,
+	gauge("container_spec_cpu_shares", "CPU share of the container.", MaskLimits,
 		func(s *CgroupStats) (float64, bool) { return float64(s.CPULimits.Shares), s.CPULimits.Shares > 0 }),
 	netFamily("container_network_receive_bytes_total", "Cumulative count of bytes received", func(i *InterfaceStats) uint64 { return i.RxBytes }),
 	netFamily("container_network_receive_packets_total", "Cumulative count of packets received", func(i *InterfaceStats) uint64 { return i.RxPackets }),
@@ -178,7 +178,7 @@ var promFamilies = []promFamily{
 		always(func(s *CgroupStats) float64 { return float64(s.Processes.Sockets) })),
 	gauge("container_threads", "Number of threads running inside the container", MaskPids,
 		func(s *CgroupStats) (float64, bool) { return float64(s.Pids.Current), s.Pids.HasCurrent }),
-	gauge("container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", MaskPids,
+	gauge("container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", MaskPids|MaskLimits,
 		func(s *CgroupStats) (float64, bool) { return float64(s.Pids.Limit), s.Pids.HasCurrent }),
 	{name: "container_last_seen", help: "Last time a container was seen by the exporter", valueType: prometheus.GaugeValue,
 		values: func(v *entryView, _ DeviceNames, em *emitter) {

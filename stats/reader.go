@@ -43,8 +43,8 @@ func (r *Reader) Stat(cgroupPath string, mask Mask, out *CgroupStats) error {
 	if mask&(MaskCPU|MaskCPUPerCPU) != 0 {
 		err = r.readCPU(cgroupPath, mask, out)
 	}
-	if err == nil && mask.Has(MaskCPULimits) {
-		err = r.readCPULimits(cgroupPath, &out.CPULimits)
+	if err == nil && mask.Has(MaskLimits) {
+		err = r.readLimits(cgroupPath, out)
 	}
 	if err == nil && mask.Has(MaskMemory) {
 		err = r.readMemory(cgroupPath, &out.Memory)
@@ -90,11 +90,16 @@ func (r *Reader) read(dir, cgroupPath, name string) ([]byte, error) {
 // readOptional is read for files some kernels or cgroups lack: a missing
 // file in an existing cgroup yields (nil, nil).
 func (r *Reader) readOptional(dir, cgroupPath, name string) ([]byte, error) {
-	b, err := r.read(dir, cgroupPath, name)
-	if errors.Is(err, ErrMissingFile) {
+	b, err := r.readFile(dir, cgroupPath, name)
+	if err == nil {
+		return b, nil
+	}
+	// Checked before classify so that a file that is routinely absent (the
+	// root cgroup's pids.current) costs no error formatting.
+	if errors.Is(err, syscall.ENOENT) && r.dirExists(dir, cgroupPath) {
 		return nil, nil
 	}
-	return b, err
+	return nil, r.classify(dir, cgroupPath, name, err)
 }
 
 func (r *Reader) classify(dir, cgroupPath, name string, err error) error {
@@ -172,6 +177,47 @@ func (r *Reader) readCPU(p string, mask Mask, out *CgroupStats) error {
 	return parseCPUStatV1(b, &out.CPU)
 }
 
+// readLimits reads the CPU, memory and pids limits of whichever of those
+// controllers are mounted.
+func (r *Reader) readLimits(p string, out *CgroupStats) error {
+	if r.fs.layout.Versions[ControllerCPU] != VersionNone {
+		if err := r.readCPULimits(p, &out.CPULimits); err != nil {
+			return err
+		}
+	}
+	if dir, v := r.fs.layout.Roots[ControllerMemory], r.fs.layout.Versions[ControllerMemory]; v == V1 {
+		var err error
+		if out.Memory.LimitBytes, err = r.readUint(dir, p, "memory.limit_in_bytes"); err != nil {
+			return err
+		}
+	} else if v == V2 {
+		if p == "" {
+			out.Memory.LimitBytes = 1<<64 - 1 // the v2 root has no memory.max
+		} else {
+			b, err := r.read(dir, p, "memory.max")
+			if err != nil {
+				return err
+			}
+			if out.Memory.LimitBytes, _, err = parseLimit("memory.max", b); err != nil {
+				return err
+			}
+		}
+	}
+	if dir := r.fs.layout.Roots[ControllerPids]; dir != "" {
+		// The root cgroup has no pids.max in either version.
+		b, err := r.readOptional(dir, p, "pids.max")
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			if out.Pids.Limit, err = parsePidsMax(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (r *Reader) readCPULimits(p string, out *CPULimits) error {
 	dir, v, err := r.root(ControllerCPU)
 	if err != nil {
@@ -221,9 +267,6 @@ func (r *Reader) readMemory(p string, out *MemoryStats) error {
 	if out.UsageBytes, err = r.readUint(dir, p, "memory.usage_in_bytes"); err != nil {
 		return err
 	}
-	if out.LimitBytes, err = r.readUint(dir, p, "memory.limit_in_bytes"); err != nil {
-		return err
-	}
 	if out.MaxUsageBytes, err = r.readUint(dir, p, "memory.max_usage_in_bytes"); err != nil {
 		return err
 	}
@@ -260,14 +303,8 @@ func (r *Reader) readMemoryV2(dir, p string, out *MemoryStats) error {
 	if out.UsageBytes, err = r.readUint(dir, p, "memory.current"); err != nil {
 		return err
 	}
-	b, err := r.read(dir, p, "memory.max")
+	b, err := r.readOptional(dir, p, "memory.peak")
 	if err != nil {
-		return err
-	}
-	if out.LimitBytes, _, err = parseLimit("memory.max", b); err != nil {
-		return err
-	}
-	if b, err = r.readOptional(dir, p, "memory.peak"); err != nil {
 		return err
 	} else if b != nil {
 		if out.MaxUsageBytes, err = parseSingleUint("memory.peak", b); err != nil {
@@ -349,11 +386,7 @@ func (r *Reader) readPids(p string, out *PidsStats) error {
 		return err
 	}
 	out.HasCurrent = true
-	if b, err = r.read(dir, p, "pids.max"); err != nil {
-		return err
-	}
-	out.Limit, err = parsePidsMax(b)
-	return err
+	return nil
 }
 
 func (r *Reader) readPSI(p string, out *PSIStats) error {

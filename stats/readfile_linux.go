@@ -49,6 +49,13 @@ func (r *Reader) readFile(dir, cgroupPath, name string) ([]byte, error) {
 			return r.buf[:n], nil
 		}
 		n += m
+		// A short read means end of file for regular files and for the
+		// seq_file-backed files of cgroupfs and procfs (seq_read fills the
+		// whole user buffer unless the output is exhausted), which saves
+		// the second read(2) per file.
+		if n < len(r.buf) {
+			return r.buf[:n], nil
+		}
 	}
 }
 

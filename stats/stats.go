@@ -7,7 +7,8 @@ type CgroupStats struct {
 	Mask Mask `json:"mask"`
 	// CPU is filled with MaskCPU (PerCPUNanos with MaskCPUPerCPU).
 	CPU CPUStats `json:"cpu"`
-	// CPULimits is filled with MaskCPULimits.
+	// CPULimits is filled with MaskLimits (as are Memory.LimitBytes and
+	// Pids.Limit).
 	CPULimits CPULimits `json:"cpuLimits"`
 	// Memory is filled with MaskMemory.
 	Memory MemoryStats `json:"memory"`
