@@ -67,6 +67,18 @@
 //     file or directory)"). Inserts relative to rules committed earlier, or
 //     to new rules that stay, work and are accepted.
 //
+//   - A comment longer than 255 bytes is silently cut to 255 bytes.
+//
+// One difference is deliberate: iptables-restore 1.8.9 takes an
+// unterminated double quote to run to the end of the line, newline
+// included, so a payload line `-A X -m comment --comment "abc -j RETURN`
+// adds a rule with the comment "abc -j RETURN\n" and no target. Tokenize,
+// ParsePayload and FakeKernel refuse such a line with ErrSyntax instead:
+// it is always a bug in whatever wrote the payload (an unescaped quote in a
+// name), the rule the real tool would add is not what was meant, and its
+// iptables-save output no longer restores. TestUnterminatedQuoteIsRefused
+// keeps the measured real behaviour on record.
+//
 // # Tracer semantics
 //
 // The tracer models the first packet of a new connection (or, with

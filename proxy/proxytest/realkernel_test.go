@@ -266,6 +266,16 @@ COMMIT
 -A POSTROUTING -o eth0 -j MASQUERADE
 COMMIT
 `},
+	{name: "comment of 255 bytes", payload: "*nat\n:KUBE-LONG - [0:0]\n-A KUBE-LONG -m comment --comment " + strings.Repeat("c", 255) + " -j RETURN\nCOMMIT\n"},
+	{name: "comment of 300 bytes is truncated", payload: "*nat\n-A KUBE-LONG -m comment --comment " + strings.Repeat("d", 300) + " -j RETURN\nCOMMIT\n"},
+	{name: "delete with the untruncated comment", payload: "*nat\n-D KUBE-LONG -m comment --comment " + strings.Repeat("d", 300) + " -j RETURN\nCOMMIT\n"},
+	{name: "chain name of 28 bytes", payload: "*nat\n:" + strings.Repeat("K", 28) + " - [0:0]\nCOMMIT\n"},
+	{name: "chain name of 29 bytes", wantErr: proxytest.ErrSyntax, payload: "*nat\n:" + strings.Repeat("K", 29) + " - [0:0]\nCOMMIT\n"},
+	{name: "interface name of 16 bytes", wantErr: proxytest.ErrBadArgument, payload: "*nat\n-A OUTPUT -o " + strings.Repeat("e", 16) + " -j RETURN\nCOMMIT\n"},
+	{name: "port option without protocol", wantErr: proxytest.ErrUnknownExtension, payload: "*nat\n-A OUTPUT --dport 80 -j RETURN\nCOMMIT\n"},
+	{name: "unknown match module", wantErr: proxytest.ErrUnknownExtension, payload: "*nat\n-A OUTPUT -m nosuchmatch -j RETURN\nCOMMIT\n"},
+	{name: "option given twice", wantErr: proxytest.ErrSyntax, payload: "*nat\n-A OUTPUT -p tcp -m tcp --dport 80 --dport 81 -j RETURN\nCOMMIT\n"},
+	{name: "two comment matches", payload: "*nat\n-A OUTPUT -m comment --comment a -m comment --comment b -j RETURN\nCOMMIT\n"},
 	{name: "flush and delete everything in a table", payload: `*nat
 -F
 -X
@@ -364,4 +374,30 @@ func TestKubeProxyPayloadsMatchIPTablesRestore(t *testing.T) {
 		// them with "iptables -C/-I" rather than in the payload.
 		{name: "full sync again", payload: string(readTestdata(t, "trace/kube-proxy.payload"))},
 	})
+}
+
+// TestUnterminatedQuoteIsRefused pins down the one place where the fake is
+// deliberately stricter than the real tool: iptables-restore 1.8.9 takes an
+// unterminated quote to run to the end of the line, newline included, so
+// `--comment "abc -j RETURN` adds a rule whose comment is "abc -j
+// RETURN\n" and which has no target. The fake refuses the line.
+func TestUnterminatedQuoteIsRefused(t *testing.T) {
+	privtest.Require(t, "iptables-restore", "iptables-save")
+	sb := netnstest.New(t)
+	ns := sb.Namespace("iptquote")
+	ctx := context.Background()
+	payload := "*nat\n:KUBE-Q - [0:0]\n-A KUBE-Q -m comment --comment \"abc -j RETURN\nCOMMIT\n"
+	cmd := ns.Command(ctx, "iptables-restore", "--noflush")
+	cmd.Stdin = strings.NewReader(payload)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the real tool now refuses an unterminated quote (%v: %s): the fake's deliberate difference can go", err, out)
+	}
+	saved := ns.MustRun(t, "iptables-save", "-t", "nat")
+	if !strings.Contains(saved, "-A KUBE-Q -m comment --comment \"abc -j RETURN\n\"") {
+		t.Errorf("real tool stored something else than a comment ending in a newline:\n%s", saved)
+	}
+	k := proxytest.NewFakeKernel(proxytest.IPv4)
+	if err := k.Restore(ctx, []byte(payload)); !errors.Is(err, proxytest.ErrSyntax) {
+		t.Errorf("fake: %v, want ErrSyntax", err)
+	}
 }

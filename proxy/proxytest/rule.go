@@ -508,6 +508,10 @@ func sortedCanonical(opts []Option) []Option {
 	return out
 }
 
+// maxCommentLen is the longest comment the kernel keeps; iptables-nft
+// 1.8.9 silently truncates longer ones.
+const maxCommentLen = 255
+
 // ctStateOrder is the order in which iptables-save prints conntrack states.
 var ctStateOrder = []string{"INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT"}
 
@@ -518,6 +522,8 @@ var ctStateOrder = []string{"INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACK
 func canonicalValue(o Option) (Option, bool) {
 	o.Values = slices.Clone(o.Values)
 	switch {
+	case o.Name == "--comment" && len(o.Value()) > maxCommentLen:
+		o.Values[0] = o.Value()[:maxCommentLen]
 	case o.Module == "recent" && o.Name == "--rsource":
 		return o, false
 	case o.Module == "recent" && o.Name == "--mask":

@@ -12,7 +12,7 @@ import (
 // table as iptables and the kernel would, and returns it ready to store.
 func (x *tableTx) checkRule(r Rule, opts []Option) (fakeRule, error) {
 	var target, proto string
-	protoNegated := false
+	protoNegated, truncate := false, false
 	isGoto := false
 	targetOpts := map[string]Option{}
 	for _, o := range opts {
@@ -28,8 +28,8 @@ func (x *tableTx) checkRule(r Rule, opts []Option) (fakeRule, error) {
 		case o.Module != "" && IsTargetExtension(o.Module):
 			targetOpts[o.Name] = o
 		case o.Name == "--comment":
-			if len(o.Value()) > 255 {
-				return fakeRule{}, fmt.Errorf("chain %s: comment of %d bytes is longer than 255: %w", r.Chain, len(o.Value()), ErrBadArgument)
+			if len(o.Value()) > maxCommentLen {
+				truncate = true
 			}
 		case o.Name == "--probability":
 			p, err := strconv.ParseFloat(o.Value(), 64)
@@ -107,7 +107,22 @@ func (x *tableTx) checkRule(r Rule, opts []Option) (fakeRule, error) {
 			return fakeRule{}, fmt.Errorf("chain %s: MARK needs exactly one of --set-xmark, --set-mark, --or-mark, --and-mark, --xor-mark: %w", r.Chain, ErrBadArgument)
 		}
 	}
-	fr := fakeRule{rule: Rule{Chain: r.Chain, Args: slices.Clone(r.Args)}, opts: opts}
+	args := slices.Clone(r.Args)
+	if truncate {
+		// iptables-nft keeps the first 255 bytes of a longer comment and
+		// says nothing; so does the fake.
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "--comment" && len(args[i+1]) > maxCommentLen {
+				args[i+1] = args[i+1][:maxCommentLen]
+			}
+		}
+		r = Rule{Chain: r.Chain, Args: args}
+		var err error
+		if opts, err = r.Options(); err != nil {
+			return fakeRule{}, err
+		}
+	}
+	fr := fakeRule{rule: Rule{Chain: r.Chain, Args: args}, opts: opts}
 	if target != "" && !IsTargetExtension(target) {
 		fr.chainTarget = target
 	}

@@ -15,8 +15,10 @@ const maxTokenLen = 1023
 // and a backslash makes the next character literal; the closing quote ends
 // the argument. Outside quotes a backslash is an ordinary character.
 //
-// It returns an error wrapping ErrSyntax for an unterminated quote or an
-// argument longer than 1023 bytes.
+// It returns an error wrapping ErrSyntax for an argument longer than 1023
+// bytes and for an unterminated quote, which iptables-restore 1.8.9
+// accepts (the argument then runs to the end of the line) but which is
+// refused here on purpose: see the package documentation.
 func Tokenize(line string) ([]string, error) {
 	args := make([]string, 0, strings.Count(line, " ")+1)
 	for i := 0; i < len(line); {
