@@ -43,27 +43,21 @@
 //     COMMIT" fails, the filter section stays applied. A caller that needs
 //     all-or-nothing must treat any restore error as "state unknown" and
 //     resynchronise, as kube-proxy does (it forces a full sync).
-//
 //   - ":CHAIN - [0:0]" flushes an existing user chain but never a built-in
 //     one, so restating jumps from PREROUTING, INPUT, ... in every payload
 //     duplicates them: kube-proxy installs those with "iptables -C/-I".
-//
 //   - -X refuses a chain that holds rules ("CHAIN_DEL failed (Device or
 //     resource busy)"): declare it first to flush it, as kube-proxy does. It
 //     also refuses chains that a rule still jumps to, and built-in chains.
-//
 //   - "-D CHAIN spec" deletes the first rule with the same matches in the
 //     same order; option order inside a match, "-d 10.0.0.1" versus
 //     "10.0.0.1/32", "--or-mark" versus "--set-xmark" and default options do
 //     not matter. A different match order deletes nothing.
-//
 //   - Jump loops are refused only when a built-in chain reaches them.
-//
 //   - DNAT and REDIRECT may only be reached from PREROUTING and OUTPUT,
 //     MASQUERADE from POSTROUTING, SNAT from POSTROUTING and INPUT, REJECT
 //     from INPUT, FORWARD and OUTPUT; -o is refused in built-in PREROUTING
 //     and INPUT, -i in POSTROUTING and OUTPUT.
-//
 //   - Positional inserts ("-I CHAIN n", n > 1) are refused with
 //     ErrUnreliableInsert where iptables-nft 1.8.9 mishandles them: after
 //     the chain was flushed in the same section, or one past the end right
@@ -72,7 +66,6 @@
 //     added in the section, is then deleted ("RULE_INSERT failed (No such
 //     file or directory)"). Inserts relative to rules committed earlier, or
 //     to new rules that stay, work and are accepted.
-//
 //   - A comment longer than 255 bytes is silently cut to 255 bytes.
 //
 // One difference is deliberate: iptables-restore 1.8.9 takes an
