@@ -152,13 +152,15 @@ func TestEventsTriggerSyncWithoutRelist(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	r := startRun(t, kubelet.Options{})
+	// A pod gets synced only while Run is active.
+	pod := newPod("p")
+	_ = r.s.SetPods([]*v1.Pod{pod})
+	waitFor(t, "first Run active", phaseIs(r.s, pod.UID, v1.PodRunning))
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	waitFor(t, "second Run refused", func() bool {
-		// If the first Run has not started yet, this one returns nil at
-		// once (its context is done) and the loop tries again.
-		return r.s.Run(cancelled) == kubelet.ErrAlreadyRunning
-	})
+	if err := r.s.Run(cancelled); err != kubelet.ErrAlreadyRunning {
+		t.Fatalf("second Run: %v", err)
+	}
 }
 
 func TestConcurrentUpdatesAreSafe(t *testing.T) {
