@@ -10,6 +10,11 @@
 // List" documents (as printed by "kubectl get svc,endpointslices -A -o
 // yaml"). Objects of other kinds are ignored. Invalid objects are reported
 // on stderr and left out of the rules.
+//
+// With --kubeconfig it follows a live cluster instead, through client-go
+// informers (with kube-proxy's label selector), and prints a payload each
+// time the rules change: full ones, or with --partial the partial payloads
+// that bring the previous one up to date. Interrupt it to stop.
 package main
 
 import (
@@ -20,6 +25,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -36,8 +42,10 @@ func main() {
 
 // config holds the command line.
 type config struct {
-	opts  proxy.Options
-	files []string
+	opts       proxy.Options
+	files      []string
+	kubeconfig string
+	partial    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -50,10 +58,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	ipv6 := fs.Bool("ipv6", false, "generate ip6tables rules instead of iptables rules")
 	zone := fs.String("node-zone", "", "this node's topology.kubernetes.io/zone, for topology hints")
 	randomFully := fs.Bool("random-fully", false, "add --random-fully to the MASQUERADE rule")
+	kubeconfig := fs.String("kubeconfig", "", "follow the cluster of this kubeconfig file instead of reading YAML files")
+	partial := fs.Bool("partial", false, "with --kubeconfig, print partial payloads after the first full one")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	c := &config{files: fs.Args()}
+	c := &config{files: fs.Args(), kubeconfig: *kubeconfig, partial: *partial}
 	c.opts = proxy.Options{NodeName: *nodeName, NodeZone: *zone, MasqueradeAll: *masqueradeAll, RandomFully: *randomFully}
 	if *ipv6 {
 		c.opts.IPFamily = v1.IPv6Protocol
@@ -74,13 +84,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		c.opts.ClusterCIDR = p
 	}
-	if len(c.files) == 0 {
-		return nil, errors.New("no input: give one or more YAML files")
+	if c.kubeconfig == "" && len(c.files) == 0 {
+		return nil, errors.New("no input: give YAML files or --kubeconfig")
+	}
+	if c.kubeconfig != "" && len(c.files) > 0 {
+		return nil, errors.New("give either YAML files or --kubeconfig, not both")
 	}
 	return c, nil
 }
 
-func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -88,6 +101,11 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	p, err := proxy.New(c.opts)
 	if err != nil {
 		return err
+	}
+	if c.kubeconfig != "" {
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+		defer stop()
+		return followKubeconfig(ctx, p, c, stdout, stderr)
 	}
 	objs, err := readFiles(c.files)
 	if err != nil {
