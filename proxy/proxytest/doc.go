@@ -80,6 +80,12 @@
 //
 // # Tracer semantics
 //
+// The privileged test TestTraceMatchesRealForwarding loads a payload into a
+// node namespace that routes between a client and a pod namespace, opens
+// real TCP connections to the ClusterIPs and checks that the endpoint
+// reached, the source address it sees (masqueraded or not) and refused
+// connections are all among the tracer's predictions.
+//
 // The tracer models the first packet of a new connection (or, with
 // Packet.CTState, a later one, which skips nat). It evaluates
 // -s, -d, -p, -i, -o (with '+' wildcards), -f, the comment, nfacct, tcp,
