@@ -199,16 +199,20 @@ func (c *Collector) rebuildOrder() {
 
 // Run samples every Options.Interval (plus up to MaxJitter) until ctx is
 // done, then returns nil. Passes start on a fixed schedule: a slow pass
-// shortens the next wait instead of drifting. Refresh asks a running loop
-// for an immediate pass. Only one Run may be active.
+// shortens the next wait instead of drifting. A Refresh restarts the
+// interval from its own pass. Only one Run may be active.
 func (c *Collector) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("stats: Collector.Run: already running")
 	}
 	defer c.running.Store(false)
+	doPass := true
 	for {
 		start := c.opts.Clock.Now()
-		_ = c.pass(ctx) // per-target errors are kept in each target's status
+		if doPass {
+			_ = c.pass(ctx) // per-target errors are kept in each target's status
+		}
+		doPass = true
 		wait := c.opts.Interval - c.opts.Clock.Since(start)
 		if c.opts.MaxJitter > 0 {
 			wait += rand.N(c.opts.MaxJitter + 1)
@@ -223,15 +227,17 @@ func (c *Collector) Run(ctx context.Context) error {
 			return nil
 		case <-t.C():
 		case <-c.refresh:
+			// Refresh has just run a pass: restart the interval from now.
 			t.Stop()
+			doPass = false
 		}
 	}
 }
 
-// Refresh runs one pass now, on the caller's goroutine, and returns the
-// errors of targets that failed for a reason other than having vanished
-// (ErrNotFound), joined. It also nudges a running Run loop to restart its
-// interval.
+// Refresh runs one pass now, on the caller's goroutine (waiting for a pass
+// in progress to finish), and returns the errors of targets that failed for
+// a reason other than having vanished (ErrNotFound), joined. A running Run
+// loop then counts its next interval from this pass.
 func (c *Collector) Refresh(ctx context.Context) error {
 	err := c.pass(ctx)
 	select {

@@ -454,3 +454,47 @@ func TestCollectorLimitsInterval(t *testing.T) {
 		t.Errorf("limit %d after LimitsInterval, want 536870912", got)
 	}
 }
+
+func TestCollectorRefreshRestartsRunInterval(t *testing.T) {
+	f := newLiveFixture(t)
+	c := f.collector(Options{Interval: time.Second, MaxJitter: -1})
+	if err := c.Add(testTarget()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	samples := func() int { st, _ := c.Status(v1ContainerPath); return st.Samples }
+	waitFor := func(cond func() bool, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(func() bool { return samples() == 1 && f.clock.HasWaiters() }, "the first pass")
+	f.clock.Step(600 * time.Millisecond)
+	f.refresh(c) // on-demand pass at 0.6 s
+	if n := samples(); n != 2 {
+		t.Fatalf("%d samples after Refresh, want 2", n)
+	}
+	// The loop must not add a pass of its own for the nudge, and its next
+	// pass is one interval after the Refresh (1.6 s), not at 1 s.
+	waitFor(func() bool { return len(c.refresh) == 0 && f.clock.HasWaiters() }, "the loop to take the nudge")
+	time.Sleep(20 * time.Millisecond) // from taking the nudge to the new timer is a few instructions
+	f.clock.Step(500 * time.Millisecond) // 1.1 s
+	time.Sleep(20 * time.Millisecond)
+	if n := samples(); n != 2 {
+		t.Errorf("%d samples at 1.1 s, want 2 (interval restarted by Refresh)", n)
+	}
+	f.clock.Step(500 * time.Millisecond) // 1.6 s
+	waitFor(func() bool { return samples() == 3 }, "the pass one interval after Refresh")
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}

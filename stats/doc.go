@@ -77,8 +77,9 @@
 //   - Differences from cAdvisor: the "hierarchy" scope of
 //     container_memory_failures_total uses v1 total_pgfault (cAdvisor repeats
 //     pgfault); container_last_seen is the sample time, not the scrape time;
-//     CFS counters are exported only for cgroups with CFS periods; v2 failcnt
-//     is memory.events "max". Per-CPU usage, filesystem usage, TCP/UDP
+//     v2 failcnt is memory.events "max"; limits (MaskLimits) are re-read
+//     every Options.LimitsInterval (10 s by default), so a resized limit
+//     shows up within that delay. Per-CPU usage, filesystem usage, TCP/UDP
 //     figures, accelerators and the machine's filesystems are not exported.
 //   - Discover cannot know pod names or container spec names: callers fill
 //     them from the API server or the runtime.
