@@ -123,14 +123,17 @@ func (w *randomWorld) slice(ns, svcName string, n int) *discovery.EndpointSlice 
 
 // step applies one random event to p and to the world.
 func (w *randomWorld) step(p *proxy.Proxier) {
+	w.stepIn(p, fmt.Sprintf("ns%d", w.r.Intn(2)))
+}
+
+// stepIn applies one random event in namespace ns. Cluster IPs and node
+// ports are derived from the namespace and name so that they never clash.
+func (w *randomWorld) stepIn(p *proxy.Proxier, ns string) {
 	r := w.r
-	ns := fmt.Sprintf("ns%d", r.Intn(2))
 	idx := r.Intn(len(worldNames))
 	name := worldNames[idx]
 	key := ns + "/" + name
-	if ns == "ns1" {
-		idx += len(worldNames)
-	}
+	idx += len(worldNames) * (int(crc(ns)) % 40)
 	switch r.Intn(6) {
 	case 0, 1:
 		svc := w.service(ns, name, idx)
@@ -173,6 +176,14 @@ func (w *randomWorld) objects() ([]*v1.Service, []*discovery.EndpointSlice) {
 		slices = append(slices, s)
 	}
 	return svcs, slices
+}
+
+func crc(s string) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
 }
 
 func propertyOptions() proxy.Options {
