@@ -485,7 +485,7 @@ func TestCollectorRefreshRestartsRunInterval(t *testing.T) {
 	// The loop must not add a pass of its own for the nudge, and its next
 	// pass is one interval after the Refresh (1.6 s), not at 1 s.
 	waitFor(func() bool { return len(c.refresh) == 0 && f.clock.HasWaiters() }, "the loop to take the nudge")
-	time.Sleep(20 * time.Millisecond) // from taking the nudge to the new timer is a few instructions
+	time.Sleep(20 * time.Millisecond)    // from taking the nudge to the new timer is a few instructions
 	f.clock.Step(500 * time.Millisecond) // 1.1 s
 	time.Sleep(20 * time.Millisecond)
 	if n := samples(); n != 2 {

@@ -117,9 +117,13 @@ var promFamilies = []promFamily{
 	counter("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", MaskCPU|MaskLimits,
 		func(s *CgroupStats) (float64, bool) { return float64(s.CPU.Periods), s.CPULimits.QuotaMicros > 0 }),
 	counter("container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.", MaskCPU|MaskLimits,
-		func(s *CgroupStats) (float64, bool) { return float64(s.CPU.ThrottledPeriods), s.CPULimits.QuotaMicros > 0 }),
+		func(s *CgroupStats) (float64, bool) {
+			return float64(s.CPU.ThrottledPeriods), s.CPULimits.QuotaMicros > 0
+		}),
 	counter("container_cpu_cfs_throttled_seconds_total", "Total time duration the container has been throttled.", MaskCPU|MaskLimits,
-		func(s *CgroupStats) (float64, bool) { return seconds(s.CPU.ThrottledNanos), s.CPULimits.QuotaMicros > 0 }),
+		func(s *CgroupStats) (float64, bool) {
+			return seconds(s.CPU.ThrottledNanos), s.CPULimits.QuotaMicros > 0
+		}),
 	gauge("container_memory_cache", "Number of bytes of page cache memory.", MaskMemory,
 		always(func(s *CgroupStats) float64 { return float64(s.Memory.CacheBytes) })),
 	gauge("container_memory_rss", "Size of RSS in bytes.", MaskMemory,
