@@ -43,7 +43,7 @@ var (
 	// rule it was placed relative to, itself added in the section, is then
 	// deleted ("RULE_INSERT failed (No such file or directory)"). The fake
 	// refuses them. See doc.go.
-	ErrUnreliableInsert = errors.New("positional insert relative to a rule added in the same transaction")
+	ErrUnreliableInsert = errors.New("positional insert that iptables-nft 1.8.9 mishandles")
 	// ErrBadPolicy reports a chain policy other than ACCEPT or DROP.
 	ErrBadPolicy = errors.New("bad policy name")
 	// ErrUnknownExtension reports a match module, target or option the
