@@ -26,6 +26,7 @@ type flow struct {
 	proto   string // default tcp
 	port    uint16
 	output  bool     // OUTPUT hook (locally generated) instead of PREROUTING
+	in      string   // input interface of a PREROUTING packet (default eth0)
 	recent  []string // existing "recent" lists (session affinity)
 	want    string
 	wantErr bool
@@ -61,6 +62,9 @@ func runFlows(t *testing.T, k *proxytest.FakeKernel, localAddrs []netip.Addr, fl
 			}
 			if pkt.Proto == "" {
 				pkt.Proto = "tcp"
+			}
+			if f.in != "" {
+				pkt.InInterface = f.in
 			}
 			if f.output {
 				pkt.Hook = "OUTPUT"
@@ -111,6 +115,7 @@ func zone(z string) func(*discovery.Endpoint) {
 
 type archetype struct {
 	name     string
+	local    []netip.Addr // the node's addresses for the tracer (default testNodeIPs)
 	opts     func(*proxy.Options)
 	family   proxytest.Family
 	services []*v1.Service
@@ -371,6 +376,49 @@ func archetypes() []archetype {
 			{name: "pod traffic masqueraded too", src: pod, dst: "172.30.0.51", port: 80, want: "1.00 ACCEPT 10.180.2.1:80 masq"},
 		},
 	}, {
+		name: "interface-prefix-local-detection",
+		opts: func(o *proxy.Options) {
+			o.ClusterCIDR = netip.Prefix{}
+			o.PodInterfacePrefix = "veth"
+		},
+		services: []*v1.Service{makeService("ns10", "ifp", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+			s.Spec.ClusterIP = "172.30.0.53"
+			s.Spec.Ports = []v1.ServicePort{{Name: "p80", Port: 80, Protocol: v1.ProtocolTCP, NodePort: 30086}}
+			s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "1.2.3.5"}}
+		})},
+		slices: []*discovery.EndpointSlice{makeSlice("ns10", "ifp", 1, func(s *discovery.EndpointSlice) {
+			s.Endpoints = []discovery.Endpoint{ep("10.180.2.1", "node2")}
+			s.Ports = tcpPort("p80", 80)
+		})},
+		flows: []flow{
+			{name: "pod (veth) to cluster IP", src: pod, dst: "172.30.0.53", port: 80, in: "veth1234", want: "1.00 ACCEPT 10.180.2.1:80"},
+			{name: "off-node to cluster IP is masqueraded", src: external, dst: "172.30.0.53", port: 80, in: "eth0", want: "1.00 ACCEPT 10.180.2.1:80 masq"},
+			{name: "pod (veth) to LB short-circuits", src: pod, dst: "1.2.3.5", port: 80, in: "veth1234", want: "1.00 ACCEPT 10.180.2.1:80"},
+			{name: "external to LB without local endpoint", src: external, dst: "1.2.3.5", port: 80, in: "eth0", want: "1.00 DROP"},
+		},
+	}, {
+		name:  "nodeport-addresses",
+		local: []netip.Addr{netip.MustParseAddr(testNodeIP), netip.MustParseAddr("192.168.1.2")},
+		opts: func(o *proxy.Options) {
+			o.NodeIPs = []netip.Addr{netip.MustParseAddr(testNodeIP), netip.MustParseAddr("192.168.1.2")}
+			o.NodePortAddresses = []netip.Prefix{netip.MustParsePrefix("192.168.0.0/24")}
+		},
+		services: []*v1.Service{makeService("ns11", "npa", func(s *v1.Service) {
+			s.Spec.Type = v1.ServiceTypeNodePort
+			s.Spec.ClusterIP = "172.30.0.54"
+			s.Spec.Ports = []v1.ServicePort{{Name: "p80", Port: 80, Protocol: v1.ProtocolTCP, NodePort: 30087}}
+		})},
+		slices: []*discovery.EndpointSlice{makeSlice("ns11", "npa", 1, func(s *discovery.EndpointSlice) {
+			s.Endpoints = []discovery.Endpoint{ep("10.180.2.1", "node2")}
+			s.Ports = tcpPort("p80", 80)
+		})},
+		flows: []flow{
+			{name: "node port on an address in the list", src: external, dst: testNodeIP, port: 30087, want: "1.00 ACCEPT 10.180.2.1:80 masq"},
+			{name: "node port on a local address outside the list", src: external, dst: "192.168.1.2", port: 30087, want: "1.00 ACCEPT"},
+		},
+	}, {
 		name:   "ipv6",
 		family: proxytest.IPv6,
 		opts: func(o *proxy.Options) {
@@ -424,6 +472,9 @@ func TestArchetypes(t *testing.T) {
 				t.Fatalf("Restore: %v", err)
 			}
 			local := testNodeIPs
+			if a.local != nil {
+				local = a.local
+			}
 			if a.family == proxytest.IPv6 {
 				local = []netip.Addr{netip.MustParseAddr("2001:db8::1")}
 			}
