@@ -129,7 +129,8 @@ type NodeInfo struct {
 	// the kubelet.
 	Allocatable v1.ResourceList
 	// MemoryCapacity is the node's memory in bytes, for the Burstable
-	// oom_score_adj; zero means Allocatable's memory.
+	// oom_score_adj; zero means Allocatable's memory, and without that the
+	// machine's (sysinfo(2)).
 	MemoryCapacity int64
 	// HostIPs are the node's IPs (status.hostIP, status.hostIPs); nil means
 	// pod.Status.HostIPs.

@@ -94,13 +94,18 @@ func WithRlimits(_ context.Context, in *Input, s *specs.Spec) error {
 // WithOOMScoreAdj sets oom_score_adj by QoS class with
 // kubelet.OOMScoreAdjust: -997 for Guaranteed (and node-critical) pods,
 // 1000 for BestEffort, and for Burstable a score that falls as the
-// container's memory request grows relative to the node's memory.
+// container's memory request grows relative to the node's memory
+// (NodeInfo.MemoryCapacity, else the allocatable memory, else the
+// machine's memory from sysinfo(2)).
 func WithOOMScoreAdj(_ context.Context, in *Input, s *specs.Spec) error {
 	capacity := in.Options.Node.MemoryCapacity
 	if capacity == 0 {
 		if q, ok := in.Options.Node.Allocatable[v1.ResourceMemory]; ok {
 			capacity = q.Value()
 		}
+	}
+	if capacity == 0 {
+		capacity = machineMemory()
 	}
 	adj := kubelet.OOMScoreAdjust(in.Pod, in.Container, capacity)
 	s.Process.OOMScoreAdj = &adj

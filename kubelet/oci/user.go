@@ -235,6 +235,9 @@ func dedupe(gids []uint32) []uint32 {
 type userDB struct {
 	fs     HostFS
 	rootfs string
+
+	passwdEntries []passwdEntry
+	passwdRead    bool
 }
 
 type passwdEntry struct {
@@ -269,11 +272,15 @@ func (db *userDB) readImageFile(name string) ([]byte, error) {
 }
 
 func (db *userDB) passwd() ([]passwdEntry, error) {
+	if db.passwdRead {
+		return db.passwdEntries, nil
+	}
 	data, err := db.readImageFile("/etc/passwd")
-	if err != nil || data == nil {
+	if err != nil {
 		return nil, err
 	}
-	return parsePasswd(data), nil
+	db.passwdEntries, db.passwdRead = parsePasswd(data), true
+	return db.passwdEntries, nil
 }
 
 func (db *userDB) userByUID(uid uint32) (*passwdEntry, error) {
