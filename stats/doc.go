@@ -52,7 +52,10 @@
 //
 // FS is an immutable value, safe for concurrent use. A Reader is not: give
 // each goroutine its own. Collector and PrometheusCollector are safe for
-// concurrent use; passes (Run, Refresh) never overlap.
+// concurrent use; passes (Run, Refresh) never overlap. Everything else
+// (CgroupStats, Sample, Rates, WindowSummary, Snapshot, Target, Layout,
+// Machine, ...) is plain data returned as a copy: share it read-only or
+// guard it like any Go value.
 //
 // # Caveats
 //

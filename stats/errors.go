@@ -15,6 +15,7 @@ var ErrNotFound error = notFoundError{}
 
 type notFoundError struct{}
 
+// Error implements error.
 func (notFoundError) Error() string { return "not found" }
 
 // Is makes ErrNotFound match fs.ErrNotExist too.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -96,4 +98,34 @@ func ExampleCollector_Refresh() {
 	// rates: true true 0
 	// web-0 nginx 8941568 259493888
 	// series: 2
+}
+
+// ExampleNewPrometheusCollector exports one metric family with cAdvisor's
+// name and the kubelet's labels.
+func ExampleNewPrometheusCollector() {
+	fsys, _ := stats.NewFS("testdata/v1/proc", "testdata/v1/cgroup")
+	c, _ := stats.NewCollector(fsys, stats.Options{Clock: clocktesting.NewFakeClock(time.Unix(0, 0))})
+	_ = c.Add(stats.Target{
+		ID:        exampleContainer,
+		Pod:       types.NamespacedName{Namespace: "default", Name: "web-0"},
+		PodUID:    "8f2c6d3e-3b7a-4d5e-9f10-2a6b7c8d9e01",
+		Container: "nginx",
+		Name:      "3f9a1c2b4d5e",
+		Image:     "nginx:1.27",
+	})
+	_ = c.Refresh(context.Background())
+	p, err := stats.NewPrometheusCollector(c, stats.PrometheusOptions{Families: []string{"container_memory_working_set_bytes"}})
+	if err != nil {
+		panic(err)
+	}
+	out, _ := testutil.CollectAndFormat(p, expfmt.TypeTextPlain, "container_memory_working_set_bytes")
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "nginx") || strings.HasPrefix(line, "#") {
+			fmt.Println(strings.Replace(line, exampleContainer, "/kubepods/burstable/pod8f2c.../3f9a...", 1))
+		}
+	}
+	// Output:
+	// # HELP container_memory_working_set_bytes Current working set in bytes.
+	// # TYPE container_memory_working_set_bytes gauge
+	// container_memory_working_set_bytes{container="nginx",id="/kubepods/burstable/pod8f2c.../3f9a...",image="nginx:1.27",name="3f9a1c2b4d5e",namespace="default",pod="web-0"} 8.941568e+06
 }

@@ -325,8 +325,11 @@ type fastMetric struct {
 	value     float64
 }
 
+// Desc implements prometheus.Metric.
 func (m *fastMetric) Desc() *prometheus.Desc { return m.desc }
 
+// Write implements prometheus.Metric; the label pairs are shared, not
+// copied, as client_golang's own const metrics do.
 func (m *fastMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
 	if m.valueType == prometheus.CounterValue {
