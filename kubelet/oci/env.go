@@ -11,7 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 )
 
-// EnvVar is one environment variable of a container.
+// EnvVar is one environment variable of a container; a plain value.
 type EnvVar struct {
 	Name  string
 	Value string

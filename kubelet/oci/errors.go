@@ -40,7 +40,8 @@ var (
 )
 
 // ContainerError is the error GenerateSpec returns: it names the pod and the
-// container, and the field that could not be turned into a spec.
+// container, and the field that could not be turned into a spec. It is a
+// plain value, safe to share between goroutines once returned.
 type ContainerError struct {
 	// Pod is the pod in the kubelet's format "name_namespace(uid)".
 	Pod string
@@ -50,6 +51,7 @@ type ContainerError struct {
 	Err error
 }
 
+// Error formats the error with the pod and the container.
 func (e *ContainerError) Error() string {
 	return fmt.Sprintf("pod %q, container %q: %v", e.Pod, e.Container, e.Err)
 }

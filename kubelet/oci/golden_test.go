@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,23 +18,32 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// specSchema loads the runtime-spec JSON schema of the runtime-spec module
-// in go.mod (its schema/ directory). gojsonschema is the validator the
-// runtime-spec project itself uses (schema/validate.go); stricter draft
-// validators reject its "defs.json#definitions/x" references.
+// specSchema returns the runtime-spec JSON schema of the runtime-spec
+// module in go.mod (its schema/ directory), loaded once per test binary.
+// gojsonschema is the validator the runtime-spec project itself uses
+// (schema/validate.go); stricter draft validators reject its
+// "defs.json#definitions/x" references.
 func specSchema(t testing.TB) *gojsonschema.Schema {
 	t.Helper()
+	sch, err := loadSpecSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+var loadSpecSchema = sync.OnceValues(func() (*gojsonschema.Schema, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
 	if err != nil {
-		t.Fatalf("locating the runtime-spec module: %v", err)
+		return nil, fmt.Errorf("locating the runtime-spec module: %w", err)
 	}
 	dir := strings.TrimSpace(string(out))
 	sch, err := gojsonschema.NewSchema(gojsonschema.NewReferenceLoader("file://" + filepath.Join(dir, "schema", "config-schema.json")))
 	if err != nil {
-		t.Fatalf("loading the runtime-spec schema: %v", err)
+		return nil, fmt.Errorf("loading the runtime-spec schema: %w", err)
 	}
-	return sch
-}
+	return sch, nil
+})
 
 // validateSpec validates data (a config.json) against the schema.
 func validateSpec(t testing.TB, sch *gojsonschema.Schema, data []byte) {

@@ -3,7 +3,8 @@ package oci
 // ImageConfig is the part of an OCI image configuration
 // (github.com/opencontainers/image-spec, config.config) that a container's
 // process is built from. Its JSON field names are the image-spec's, so the
-// "config" object of an image config file unmarshals into it.
+// "config" object of an image config file unmarshals into it. It is plain
+// data, read-only to this package.
 type ImageConfig struct {
 	// User is the image's user: "uid", "uid:gid", "name", "name:group" or
 	// empty (root).

@@ -16,6 +16,10 @@ const DefaultSystemdScopePrefix = "cri-nodekit"
 // and the node. The zero value of each field means the documented default;
 // fields marked required make GenerateSpec fail with ErrMissingOption when a
 // pod needs them and they are empty.
+//
+// Options is plain data: GenerateSpec only reads it, so one value may serve
+// concurrent calls as long as no one modifies it (its interfaces must then
+// be safe for concurrent use).
 type Options struct {
 	// ContainerID is the runtime's ID of the container (required). It names
 	// the container's cgroup and its termination-message file.
@@ -102,7 +106,8 @@ type Options struct {
 
 // Sandbox describes the pod sandbox a container joins. An empty namespace
 // path means a new namespace of that kind for the container (hostNetwork,
-// hostIPC and hostPID mean the host's, whatever the paths).
+// hostIPC and hostPID mean the host's, whatever the paths). It is plain
+// data, read-only to this package.
 type Sandbox struct {
 	// ID is the sandbox's ID, recorded in the annotations.
 	ID string
@@ -119,7 +124,8 @@ type Sandbox struct {
 	ShmPath string
 }
 
-// NodeInfo describes the node a pod runs on.
+// NodeInfo describes the node a pod runs on. It is plain data, read-only to
+// this package.
 type NodeInfo struct {
 	// Hostname is the node's host name: the hostname of hostNetwork pods.
 	// Empty means os.Hostname().
@@ -138,7 +144,7 @@ type NodeInfo struct {
 }
 
 // PodFiles are the host paths of the kubelet-managed files of a pod. An
-// empty path means no mount: the image's file stays.
+// empty path means no mount: the image's file stays. It is plain data.
 type PodFiles struct {
 	// HostsPath is mounted at /etc/hosts (read-write, as the kubelet does)
 	// when the pod has an IP or uses the host network and the container does

@@ -21,8 +21,9 @@ import (
 // entrypoint and cmd; args alone replace the image's cmd and keep its
 // entrypoint; neither runs the image's entrypoint and cmd. An image
 // entrypoint of exactly [""] counts as none. No arguments at all is
-// ErrNoCommand. The terminal is off: the kubelet gives a TTY only to
-// containers that ask for one with tty, and a runtime attaches it.
+// ErrNoCommand. The terminal is off even for containers with tty: true,
+// since runc needs a console socket for one; a runtime that provides it
+// turns it on with an extra SpecOpt.
 func WithProcessArgs(ctx context.Context, in *Input, s *specs.Spec) error {
 	c := in.Container
 	var mapping func(string) string
@@ -49,7 +50,7 @@ func WithProcessArgs(ctx context.Context, in *Input, s *specs.Spec) error {
 		return fmt.Errorf("command: the container has no command or args and the image no entrypoint or cmd: %w", ErrNoCommand)
 	}
 	s.Process.Args = argv
-	s.Process.Terminal = c.TTY
+	s.Process.Terminal = false
 	return nil
 }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // FileProjection is one file of a configMap, secret, downwardAPI or
-// projected volume: its content and mode.
+// projected volume: its content and mode. It is plain data; WriteAtomic
+// only reads it.
 type FileProjection struct {
 	Data []byte
 	Mode int32

@@ -20,14 +20,16 @@ const (
 	maxSearchDomainLength = 253
 )
 
-// DNSConfig is a resolver configuration: the CRI's DNSConfig.
+// DNSConfig is a resolver configuration: the CRI's DNSConfig. It is plain
+// data.
 type DNSConfig struct {
 	Servers  []string
 	Searches []string
 	Options  []string
 }
 
-// ResolverConfig is the node side of pod DNS, the kubelet's DNS flags.
+// ResolverConfig is the node side of pod DNS, the kubelet's DNS flags. It
+// is plain data, read-only to PodDNSConfig.
 type ResolverConfig struct {
 	// ClusterDNS are the cluster DNS servers (--cluster-dns). Without
 	// them ClusterFirst pods fall back to Default, as in the kubelet.

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -68,7 +69,15 @@ func generate(t *testing.T, pod *v1.Pod, mutateOpts func(*Options)) (*specs.Spec
 	if mutateOpts != nil {
 		mutateOpts(&opts)
 	}
-	return GenerateSpec(context.Background(), pod, &pod.Spec.Containers[0], opts)
+	s, err := GenerateSpec(context.Background(), pod, &pod.Spec.Containers[0], opts)
+	if err == nil {
+		data, merr := json.Marshal(s)
+		if merr != nil {
+			t.Fatal(merr)
+		}
+		validateSpec(t, specSchema(t), data)
+	}
+	return s, err
 }
 
 func TestSeccomp(t *testing.T) {
