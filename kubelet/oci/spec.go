@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	v1 "k8s.io/api/core/v1"
@@ -47,6 +48,7 @@ func NewInput(pod *v1.Pod, container *v1.Container, opts Options) *Input {
 // Callers that compose their own pipeline can use them one by one.
 func KubeletSpecOpts() []SpecOpt {
 	return []SpecOpt{
+		WithRoot,
 		WithAnnotations,
 		WithHostname,
 		WithProcessArgs,
@@ -110,6 +112,18 @@ func ApplyOpts(ctx context.Context, in *Input, s *specs.Spec, opts ...SpecOpt) e
 			}
 			return &ContainerError{Pod: formatPod(in.Pod), Container: name, Err: err}
 		}
+	}
+	return nil
+}
+
+// WithRoot sets root.path to Options.RootfsPath (an absolute host path),
+// or leaves the default "rootfs" (relative to the bundle) when it is empty.
+func WithRoot(_ context.Context, in *Input, s *specs.Spec) error {
+	if p := in.Options.RootfsPath; p != "" {
+		if !filepath.IsAbs(p) {
+			return invalid("Options.RootfsPath", "%q is not an absolute path", p)
+		}
+		s.Root.Path = filepath.Clean(p)
 	}
 	return nil
 }
