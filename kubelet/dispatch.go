@@ -24,11 +24,22 @@ func (s *Syncer) enqueueLocked(ps *podState) {
 	}
 }
 
-// enqueueAll marks every pod and orphan for a sync.
+// enqueueAll marks every pod and orphan for a sync, except pods that are
+// settled: their last sync found nothing to do for the very spec and runtime
+// snapshot they still have, nothing asked for a fresh status, and no timer
+// is due. Syncing those again would compute the same empty set of actions
+// (the decisions are a pure function of spec, snapshot, probe results and
+// time; probe changes come with Trigger and time with wake-ups).
 func (s *Syncer) enqueueAll() {
+	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ps := range s.pods {
+		if ps.settledPod != nil && ps.settledPod == ps.pod && ps.settledRT == ps.rt &&
+			!ps.statusDirty && !ps.refresh && !ps.removed && ps.invalid == nil &&
+			(ps.wakeAt.IsZero() || ps.wakeAt.After(now)) {
+			continue
+		}
 		s.enqueueLocked(ps)
 	}
 	for _, ps := range s.orphans {
@@ -65,10 +76,27 @@ func (s *Syncer) dispatch() {
 	}
 }
 
-// workerLoop syncs queued pods until the queue is empty.
+// workerLoop syncs queued pods until the queue is empty. Finishing one pod
+// and taking the next happen under one acquisition of the lock.
 func (s *Syncer) workerLoop() {
+	var done *podState
+	var res syncResult
+	var in syncInput
 	for {
 		s.mu.Lock()
+		if done != nil {
+			s.finishSyncLocked(done, res)
+			done.working = false
+			if done.dirty {
+				done.queued = true
+				s.queue = append(s.queue, done)
+			} else {
+				s.inflight--
+				if s.inflight == 0 {
+					close(s.idle)
+				}
+			}
+		}
 		if len(s.queue) == 0 {
 			s.workers--
 			s.mu.Unlock()
@@ -83,22 +111,11 @@ func (s *Syncer) workerLoop() {
 		ps.queued = false
 		ps.working = true
 		ps.dirty = false
+		ctx, _ := s.prepareSyncLocked(ps, &in)
 		s.mu.Unlock()
 
-		s.runSync(ps)
-
-		s.mu.Lock()
-		ps.working = false
-		if ps.dirty {
-			ps.queued = true
-			s.queue = append(s.queue, ps)
-		} else {
-			s.inflight--
-			if s.inflight == 0 {
-				close(s.idle)
-			}
-		}
-		s.mu.Unlock()
+		res = s.runSync(ctx, ps, &in)
+		done = ps
 	}
 }
 

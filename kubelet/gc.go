@@ -15,7 +15,7 @@ import (
 // longer in the spec go; sandboxes that are neither the newest nor hold a
 // container go. Terminated pods keep their last containers (for their
 // status), only older instances are removed.
-func (s *Syncer) collectGarbage(ctx context.Context, pod *v1.Pod, rt *podRuntime, terminated bool) error {
+func (s *Syncer) collectGarbage(ctx context.Context, pod *v1.Pod, rt *podRuntime, _ bool) (bool, error) {
 	var victims []*containerRecord
 	var kept map[string]bool
 	for _, c := range rt.containers {
@@ -53,7 +53,7 @@ func (s *Syncer) collectGarbage(ctx context.Context, pod *v1.Pod, rt *podRuntime
 		}
 	}
 	if len(victims) == 0 && len(sandboxVictims) == 0 {
-		return nil
+		return false, nil
 	}
 	var errs []error
 	for _, c := range victims {
@@ -72,9 +72,9 @@ func (s *Syncer) collectGarbage(ctx context.Context, pod *v1.Pod, rt *podRuntime
 	}
 	s.markRefresh(rt)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("garbage collection of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return true, fmt.Errorf("garbage collection of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	return nil
+	return true, nil
 }
 
 func isVictim(victims []*containerRecord, c *containerRecord) bool {

@@ -17,6 +17,10 @@ type containerRecord struct {
 }
 
 func newContainerRecord(c *ContainerStatus) *containerRecord {
+	// Copy the status: a runtime may return statuses that share one
+	// backing array, which a kept pointer would pin.
+	cp := *c
+	c = &cp
 	r := &containerRecord{ContainerStatus: c, restartCount: int(c.Attempt)}
 	if v, ok := c.Annotations[AnnotationContainerHash]; ok {
 		if h, err := strconv.ParseUint(v, 16, 64); err == nil {
@@ -91,7 +95,11 @@ func sortContainers(s []*containerRecord) {
 // newPodRuntime builds a snapshot from listed objects, reusing records of
 // prev for containers that did not change.
 func newPodRuntime(uid types.UID, sandboxes []*SandboxStatus, containers []*ContainerStatus, prev *podRuntime) *podRuntime {
-	r := &podRuntime{uid: uid, sandboxes: sandboxes}
+	r := &podRuntime{uid: uid, sandboxes: make([]*SandboxStatus, len(sandboxes))}
+	for i, sb := range sandboxes {
+		cp := *sb
+		r.sandboxes[i] = &cp
+	}
 	r.containers = make([]*containerRecord, 0, len(containers))
 	for _, c := range containers {
 		var rec *containerRecord

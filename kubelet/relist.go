@@ -32,15 +32,20 @@ func (s *Syncer) relist(ctx context.Context) {
 		return
 	}
 
-	type group struct {
-		sandboxes  []*SandboxStatus
-		containers []*ContainerStatus
-	}
-	groups := make(map[types.UID]*group, len(sandboxes))
-	get := func(uid types.UID) *group {
+	// Group by pod without an allocation per pod in the common case: the
+	// groups come from one slab and start on inline arrays.
+	slab := make([]relistGroup, 0, len(sandboxes)+1)
+	groups := make(map[types.UID]*relistGroup, len(sandboxes))
+	get := func(uid types.UID) *relistGroup {
 		g := groups[uid]
 		if g == nil {
-			g = &group{}
+			if len(slab) == cap(slab) {
+				slab = make([]relistGroup, 0, 64)
+			}
+			slab = append(slab, relistGroup{})
+			g = &slab[len(slab)-1]
+			g.sandboxes = g.sbInline[:0]
+			g.containers = g.cInline[:0]
 			groups[uid] = g
 		}
 		return g
@@ -59,6 +64,7 @@ func (s *Syncer) relist(ctx context.Context) {
 		g := get(c.PodUID)
 		g.containers = append(g.containers, c)
 	}
+	empty := &relistGroup{}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,7 +74,7 @@ func (s *Syncer) relist(ctx context.Context) {
 		}
 		g := groups[uid]
 		if g == nil {
-			g = &group{}
+			g = empty
 		}
 		if ps.rt != nil && quickEqual(ps.rt, g.sandboxes, g.containers) {
 			ps.rtSeq = seq
@@ -95,6 +101,14 @@ func (s *Syncer) relist(ctx context.Context) {
 		s.orphans[uid] = o
 		s.enqueueLocked(o)
 	}
+}
+
+// relistGroup is the listed objects of one pod.
+type relistGroup struct {
+	sandboxes  []*SandboxStatus
+	containers []*ContainerStatus
+	sbInline   [1]*SandboxStatus
+	cInline    [3]*ContainerStatus
 }
 
 // managedByUs reports whether the objects carry the Syncer's label, so that

@@ -29,49 +29,70 @@ type syncInput struct {
 // ImagePullBackOff.
 var errBackingOff = errors.New("backing off")
 
-// runSync performs one sync of a pod (or orphan cleanup).
-func (s *Syncer) runSync(ps *podState) {
-	s.mu.Lock()
-	in := syncInput{
+// syncResult is the outcome of one sync, applied under the lock.
+type syncResult struct {
+	wake time.Time
+	err  error
+	// settledPod and settledRT are set when the sync found nothing to do
+	// for this spec and runtime snapshot (see enqueueAll).
+	settledPod *v1.Pod
+	settledRT  *podRuntime
+}
+
+// prepareSyncLocked copies what a sync reads. s.mu must be held.
+func (s *Syncer) prepareSyncLocked(ps *podState, in *syncInput) (context.Context, context.CancelFunc) {
+	*in = syncInput{
 		pod: ps.pod, hashes: ps.hashes, invalid: ps.invalid, removed: ps.removed,
 		override: ps.graceOverride, rt: ps.rt, refresh: ps.refresh,
 		statusDirty: ps.statusDirty, lastStatus: ps.status,
 	}
 	ps.refresh = false
 	ps.statusDirty = false
-	ctx, cancel := context.WithCancel(s.workCtx)
-	ps.cancel = cancel
-	s.mu.Unlock()
-
-	var wake time.Time
-	var err error
-	if ps.orphan {
-		err = s.cleanupOrphan(ctx, ps)
-	} else {
-		wake, err = s.syncPod(ctx, ps, &in)
+	// Only a terminating pod's sync can be cancelled (when its grace
+	// period shrinks); others run on the shared context without the cost
+	// of a cancel context per sync.
+	if ps.orphan || in.removed || in.pod == nil || in.pod.DeletionTimestamp != nil || ps.w.terminating {
+		ctx, cancel := context.WithCancel(s.workCtx)
+		ps.cancel = cancel
+		return ctx, cancel
 	}
-	cancel()
+	return s.workCtx, nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ps.cancel = nil
+// runSync performs one sync of a pod (or orphan cleanup), without the lock.
+func (s *Syncer) runSync(ctx context.Context, ps *podState, in *syncInput) syncResult {
+	if ps.orphan {
+		return syncResult{err: s.cleanupOrphan(ctx, ps)}
+	}
+	ps.w.settledPod, ps.w.settledRT = nil, nil
+	wake, err := s.syncPod(ctx, ps, in)
+	return syncResult{wake: wake, err: err, settledPod: ps.w.settledPod, settledRT: ps.w.settledRT}
+}
+
+// finishSyncLocked records the outcome of a sync. s.mu must be held.
+func (s *Syncer) finishSyncLocked(ps *podState, res syncResult) {
+	if ps.cancel != nil {
+		ps.cancel()
+		ps.cancel = nil
+	}
 	ps.grace = 0
-	if err != nil {
-		s.log.Error("sync pod", "uid", ps.uid, "err", err)
-		ps.w.lastErr = err
+	ps.settledPod, ps.settledRT = res.settledPod, res.settledRT
+	if res.err != nil {
+		s.log.Error("sync pod", "uid", ps.uid, "err", res.err)
+		ps.w.lastErr = res.err
 		ps.refresh = true
 		if ps.orphan {
 			return
 		}
 		setWakeLocked(ps, s.clock.Now().Add(s.opts.SyncErrorRetry))
-		if errors.Is(err, context.Canceled) && s.workCtx.Err() == nil {
+		if errors.Is(res.err, context.Canceled) && s.workCtx.Err() == nil {
 			// Cancelled because the grace period shrank: go again now.
-			s.enqueueLocked(ps)
+			ps.dirty = true
 		}
 	} else {
 		ps.w.lastErr = nil
 	}
-	setWakeLocked(ps, wake)
+	setWakeLocked(ps, res.wake)
 }
 
 // syncPod is one pass of the pod worker: sync a running pod (the kubelet's
@@ -131,8 +152,12 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 			status = in.lastStatus
 		}
 		if status.Phase != v1.PodSucceeded && status.Phase != v1.PodFailed {
-			if err := s.collectGarbage(ctx, pod, rt, false); err != nil {
+			collected, err := s.collectGarbage(ctx, pod, rt, false)
+			if err != nil {
 				return wake, err
+			}
+			if !acted && !collected {
+				w.settledPod, w.settledRT = pod, rt
 			}
 			if d := pod.Spec.ActiveDeadlineSeconds; d != nil && status.StartTime != nil {
 				wake = earliest(wake, status.StartTime.Add(time.Duration(*d)*time.Second))
@@ -169,7 +194,8 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 		s.forget(ps)
 		return time.Time{}, nil
 	}
-	return time.Time{}, s.collectGarbage(ctx, pod, rt, true)
+	_, err := s.collectGarbage(ctx, pod, rt, true)
+	return time.Time{}, err
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -194,6 +194,11 @@ type podState struct {
 	wakeAt        time.Time
 	cancel        context.CancelFunc
 	grace         int64
+	// settledPod and settledRT are the spec and snapshot of the last sync
+	// that found nothing to do; a resync skips the pod while they are
+	// current.
+	settledPod *v1.Pod
+	settledRT  *podRuntime
 
 	w workerState
 }
@@ -210,6 +215,8 @@ type workerState struct {
 	imagePull    map[string]*backoffEntry
 	statusRT     *podRuntime
 	lastErr      error
+	settledPod   *v1.Pod
+	settledRT    *podRuntime
 }
 
 type backoffKey struct {

@@ -88,6 +88,28 @@ type fault struct {
 	remaining int // 0: until cleared
 }
 
+// podIndex lists the objects of one pod, so that per-pod calls do not scan
+// the whole runtime.
+type podIndex struct {
+	sandboxes  map[string]*kubelet.SandboxStatus
+	containers map[string]*kubelet.ContainerStatus
+}
+
+func (f *FakeRuntime) indexLocked(uid types.UID) *podIndex {
+	ix := f.byPod[uid]
+	if ix == nil {
+		ix = &podIndex{sandboxes: map[string]*kubelet.SandboxStatus{}, containers: map[string]*kubelet.ContainerStatus{}}
+		f.byPod[uid] = ix
+	}
+	return ix
+}
+
+func (f *FakeRuntime) unindexLocked(uid types.UID) {
+	if ix := f.byPod[uid]; ix != nil && len(ix.sandboxes) == 0 && len(ix.containers) == 0 {
+		delete(f.byPod, uid)
+	}
+}
+
 type latencyKey struct {
 	op     Op
 	podUID types.UID
@@ -114,6 +136,7 @@ type FakeRuntime struct {
 	nextIP        int
 	sandboxes     map[string]*kubelet.SandboxStatus
 	containers    map[string]*kubelet.ContainerStatus
+	byPod         map[types.UID]*podIndex
 	faults        []*fault
 	latency       map[latencyKey]time.Duration
 	missingImages map[string]bool
@@ -140,6 +163,7 @@ func NewFakeRuntime(clk clock.PassiveClock) *FakeRuntime {
 		clock:         clk,
 		sandboxes:     map[string]*kubelet.SandboxStatus{},
 		containers:    map[string]*kubelet.ContainerStatus{},
+		byPod:         map[types.UID]*podIndex{},
 		latency:       map[latencyKey]time.Duration{},
 		missingImages: map[string]bool{},
 		ignoreTerm:    map[behaviourKey]bool{},
@@ -253,10 +277,12 @@ func (f *FakeRuntime) ExitContainer(containerID string, exitCode int32, reason s
 func (f *FakeRuntime) ExitByName(podUID types.UID, name string, exitCode int32, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, c := range f.containers {
-		if c.PodUID == podUID && c.Name == name && c.State == kubelet.ContainerRunning {
-			f.exitLocked(c, exitCode, reason)
-			return nil
+	if ix := f.byPod[podUID]; ix != nil {
+		for _, c := range ix.containers {
+			if c.Name == name && c.State == kubelet.ContainerRunning {
+				f.exitLocked(c, exitCode, reason)
+				return nil
+			}
 		}
 	}
 	return fmt.Errorf("no running container %q in pod %q: %w", name, podUID, kubelet.ErrNotFound)
@@ -482,6 +508,7 @@ func (f *FakeRuntime) RunPodSandbox(ctx context.Context, config *kubelet.Sandbox
 		s.IPs = []string{fmt.Sprintf("10.88.%d.%d", (f.nextIP/250)%256, f.nextIP%250+2)}
 	}
 	f.sandboxes[s.ID] = s
+	f.indexLocked(s.PodUID).sandboxes[s.ID] = s
 	f.calls = append(f.calls, Call{Op: OpRunPodSandbox, PodUID: s.PodUID, Attempt: s.Attempt})
 	return s.ID, nil
 }
@@ -497,7 +524,7 @@ func (f *FakeRuntime) StopPodSandbox(ctx context.Context, sandboxID string) erro
 	if !ok {
 		return fmt.Errorf("sandbox %q: %w", sandboxID, kubelet.ErrNotFound)
 	}
-	for _, c := range f.containers {
+	for _, c := range f.indexLocked(s.PodUID).containers {
 		if c.SandboxID == sandboxID && c.State == kubelet.ContainerRunning {
 			f.exitLocked(c, ExitCodeSIGKILL, "")
 		}
@@ -519,13 +546,17 @@ func (f *FakeRuntime) RemovePodSandbox(ctx context.Context, sandboxID string) er
 	if !ok {
 		return nil
 	}
-	for id, c := range f.containers {
+	ix := f.indexLocked(s.PodUID)
+	for id, c := range ix.containers {
 		if c.SandboxID == sandboxID {
 			delete(f.containers, id)
+			delete(ix.containers, id)
 			f.emitLocked(kubelet.ContainerDeletedEvent, c)
 		}
 	}
 	delete(f.sandboxes, sandboxID)
+	delete(ix.sandboxes, sandboxID)
+	f.unindexLocked(s.PodUID)
 	f.calls = append(f.calls, Call{Op: OpRemovePodSandbox, PodUID: s.PodUID, Attempt: s.Attempt})
 	return nil
 }
@@ -552,17 +583,24 @@ func (f *FakeRuntime) ListPodSandboxes(ctx context.Context, filter kubelet.Sandb
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := len(f.sandboxes)
+	all := f.sandboxes
 	if filter.PodUID != "" {
-		n = 2
+		all = nil
+		if ix := f.byPod[filter.PodUID]; ix != nil {
+			all = ix.sandboxes
+		}
 	}
-	out := make([]*kubelet.SandboxStatus, 0, n)
-	for _, s := range f.sandboxes {
+	// One backing array for all copies: one allocation per call.
+	buf := make([]kubelet.SandboxStatus, 0, len(all))
+	for _, s := range all {
 		if (filter.PodUID != "" && s.PodUID != filter.PodUID) || (filter.State != "" && s.State != filter.State) {
 			continue
 		}
-		cp := *s
-		out = append(out, &cp)
+		buf = append(buf, *s)
+	}
+	out := make([]*kubelet.SandboxStatus, len(buf))
+	for i := range buf {
+		out[i] = &buf[i]
 	}
 	return out, nil
 }
@@ -587,7 +625,7 @@ func (f *FakeRuntime) CreateContainer(ctx context.Context, sandboxID string, con
 	if f.missingImages[config.Image] {
 		return "", fmt.Errorf("pull image %q: not found: %w", config.Image, kubelet.ErrImagePull)
 	}
-	for _, c := range f.containers {
+	for _, c := range f.indexLocked(s.PodUID).containers {
 		if c.SandboxID == sandboxID && c.Name == config.Name && c.Attempt == config.Attempt {
 			return "", fmt.Errorf("container %q attempt %d in sandbox %q: %w", config.Name, config.Attempt, sandboxID, kubelet.ErrAlreadyExists)
 		}
@@ -606,6 +644,7 @@ func (f *FakeRuntime) CreateContainer(ctx context.Context, sandboxID string, con
 		Annotations: maps.Clone(config.Annotations),
 	}
 	f.containers[c.ID] = c
+	f.indexLocked(c.PodUID).containers[c.ID] = c
 	f.calls = append(f.calls, Call{Op: OpCreateContainer, PodUID: c.PodUID, Name: c.Name, Attempt: c.Attempt})
 	f.emitLocked(kubelet.ContainerCreatedEvent, c)
 	return c.ID, nil
@@ -704,6 +743,10 @@ func (f *FakeRuntime) RemoveContainer(ctx context.Context, containerID string) e
 		return nil
 	}
 	delete(f.containers, containerID)
+	if ix := f.byPod[c.PodUID]; ix != nil {
+		delete(ix.containers, containerID)
+		f.unindexLocked(c.PodUID)
+	}
 	f.calls = append(f.calls, Call{Op: OpRemoveContainer, PodUID: c.PodUID, Name: c.Name, Attempt: c.Attempt})
 	f.emitLocked(kubelet.ContainerDeletedEvent, c)
 	return nil
@@ -731,19 +774,25 @@ func (f *FakeRuntime) ListContainers(ctx context.Context, filter kubelet.Contain
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := len(f.containers)
-	if filter.PodUID != "" || filter.SandboxID != "" {
-		n = 4
+	all := f.containers
+	if filter.PodUID != "" {
+		all = nil
+		if ix := f.byPod[filter.PodUID]; ix != nil {
+			all = ix.containers
+		}
 	}
-	out := make([]*kubelet.ContainerStatus, 0, n)
-	for _, c := range f.containers {
+	buf := make([]kubelet.ContainerStatus, 0, len(all))
+	for _, c := range all {
 		if (filter.PodUID != "" && c.PodUID != filter.PodUID) ||
 			(filter.SandboxID != "" && c.SandboxID != filter.SandboxID) ||
 			(filter.State != "" && c.State != filter.State) {
 			continue
 		}
-		cp := *c
-		out = append(out, &cp)
+		buf = append(buf, *c)
+	}
+	out := make([]*kubelet.ContainerStatus, len(buf))
+	for i := range buf {
+		out[i] = &buf[i]
 	}
 	return out, nil
 }
