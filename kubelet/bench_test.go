@@ -112,4 +112,3 @@ func BenchmarkStartPods(b *testing.B) {
 		})
 	}
 }
-
