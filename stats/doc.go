@@ -23,6 +23,8 @@
 // pool, keeps a ring of compact points per target and derives Rates (CPU
 // nanocores, network and IO bytes per second) and WindowSummary values.
 // Summary, NewPrometheusCollector and WriteJSON export the newest samples.
+// StatFilesystem and DirUsageCache measure filesystems and directory trees
+// (container root filesystems, logs, emptyDirs) without forking du.
 //
 // # Usage
 //
@@ -86,4 +88,8 @@
 //     figures, accelerators and the machine's filesystems are not exported.
 //   - Discover cannot know pod names or container spec names: callers fill
 //     them from the API server or the runtime.
+//   - StatFilesystem and DirUsageCache (a du replacement with a time budget
+//     and a TTL cache) measure filesystems and directory trees, but the
+//     Collector does not call them: Summary's Fs, Rootfs, Logs and volume
+//     fields stay nil.
 package stats
