@@ -151,6 +151,9 @@ func FuzzParseProcFiles(f *testing.F) {
 		checkParseErr(t, err)
 		_, err = parsePidList("cgroup.procs", b)
 		checkParseErr(t, err)
+		if m := parseCPUModel(b); len(m) > len(b) {
+			t.Fatalf("model %q longer than input", m)
+		}
 		for _, c := range parseControllers(b) {
 			if c == "" {
 				t.Fatal("empty controller name")

@@ -13,6 +13,9 @@ type Machine struct {
 	NumCores int `json:"numCores"`
 	// BootTime is the btime line of /proc/stat.
 	BootTime time.Time `json:"bootTime"`
+	// CPUModel is the first "model name" of /proc/cpuinfo ("" on
+	// architectures whose cpuinfo has none).
+	CPUModel string `json:"cpuModel,omitempty"`
 	// MemoryCapacityBytes is MemTotal of /proc/meminfo.
 	MemoryCapacityBytes uint64 `json:"memoryCapacityBytes"`
 	// KernelVersion is /proc/sys/kernel/osrelease.
@@ -42,6 +45,9 @@ func (fs FS) Machine() (Machine, error) {
 		return m, err
 	}
 	m.MemoryCapacityBytes = mi.MemTotalBytes
+	if b, err := os.ReadFile(filepath.Join(fs.procRoot, "cpuinfo")); err == nil {
+		m.CPUModel = parseCPUModel(b)
+	}
 	if b, err := os.ReadFile(filepath.Join(fs.procRoot, "sys/kernel/osrelease")); err == nil {
 		m.KernelVersion = string(trimSpace(b))
 	}
@@ -94,4 +100,22 @@ func parseProcStat(b []byte) (cores int, btime int64, err error) {
 		return 0, 0, parseErr("stat", 0, "no cpu lines")
 	}
 	return n, btime, nil
+}
+
+// parseCPUModel returns the value of the first "model name" line of
+// /proc/cpuinfo ("model name\t: AMD EPYC ...").
+func parseCPUModel(b []byte) string {
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		if !hasPrefix(line, "model name") {
+			continue
+		}
+		for i, c := range line {
+			if c == ':' {
+				return string(trimSpace(line[i+1:]))
+			}
+		}
+	}
+	return ""
 }

@@ -517,3 +517,17 @@ func TestMaskString(t *testing.T) {
 		t.Error("MaskDefault.Has wrong")
 	}
 }
+
+func TestParseCPUModel(t *testing.T) {
+	tests := map[string]string{
+		"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nprocessor\t: 1\nmodel name\t: other\n": "AMD EPYC",
+		"processor\t: 0\nBogoMIPS\t: 50.00\n": "",
+		"model name":                          "",
+		"model name\t:  \n":                   "",
+	}
+	for in, want := range tests {
+		if got := parseCPUModel([]byte(in)); got != want {
+			t.Errorf("parseCPUModel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -22,7 +22,9 @@ const defaultInterfaceName = "eth0"
 // containers. Pointer fields are nil when the figure is unknown; container
 // AvailableBytes is LimitBytes - WorkingSetBytes, omitted when unlimited.
 // Targets whose last read failed (for example a vanished cgroup) are left
-// out. Filesystem, volume, rlimit and accelerator figures are not produced.
+// out. StartTime of pods and containers is the time of their first
+// successful sample (the kubelet uses the runtime's creation time, which
+// cgroups do not record); the node's is the boot time. Filesystem, volume, rlimit and accelerator figures are not produced.
 func (c *Collector) Summary(nodeName string) *statsapi.Summary {
 	s := &statsapi.Summary{Node: c.nodeStats(nodeName), Pods: []statsapi.PodStats{}}
 	c.mu.RLock()
