@@ -69,22 +69,27 @@ func (r *HandlerRunner) RunHook(ctx context.Context, t HookTarget, h *v1.Lifecyc
 		return "", nil
 	case h.Exec != nil:
 		if r.Runtime == nil {
-			return "", fmt.Errorf("exec hook for container %q of pod %s/%s: no runtime", t.Container.Name, t.Pod.Namespace, t.Pod.Name)
+			return "", fmt.Errorf("exec hook for container %q of pod %s: no runtime", t.Container.Name, formatPod(t.Pod))
 		}
 		res, err := r.Runtime.ExecSync(ctx, t.ContainerID, h.Exec.Command, 0)
 		out := string(res.Stdout) + string(res.Stderr)
 		if len(out) > maxHookOutput {
 			out = out[:maxHookOutput]
 		}
-		if err != nil {
-			return out, fmt.Errorf("exec hook %q for container %q of pod %s/%s: %w", h.Exec.Command, t.Container.Name, t.Pod.Namespace, t.Pod.Name, err)
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("command '%s' exited with %d: %s", strings.Join(h.Exec.Command, " "), res.ExitCode, out)
 		}
-		if res.ExitCode != 0 {
-			return out, fmt.Errorf("exec hook %q for container %q of pod %s/%s exited with code %d: %s", h.Exec.Command, t.Container.Name, t.Pod.Namespace, t.Pod.Name, res.ExitCode, out)
+		if err != nil {
+			msg := fmt.Sprintf("Exec lifecycle hook (%s) for Container %q in Pod %q failed - error: %v, message: %q", h.Exec.Command, t.Container.Name, formatPod(t.Pod), err, out)
+			return msg, fmt.Errorf("exec hook %q: %w", h.Exec.Command, err)
 		}
 		return out, nil
 	case h.HTTPGet != nil:
-		return "", r.runHTTP(ctx, t, h.HTTPGet)
+		if err := r.runHTTP(ctx, t, h.HTTPGet); err != nil {
+			msg := fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, t.Container.Name, formatPod(t.Pod), err)
+			return msg, err
+		}
+		return "", nil
 	case h.Sleep != nil:
 		clk := r.Clock
 		if clk == nil {
@@ -102,6 +107,11 @@ func (r *HandlerRunner) RunHook(ctx context.Context, t HookTarget, h *v1.Lifecyc
 		return "", nil
 	}
 	return "", fmt.Errorf("lifecycle handler for container %q of pod %s/%s has no action", t.Container.Name, t.Pod.Namespace, t.Pod.Name)
+}
+
+// formatPod renders a pod as the kubelet's format.Pod: name_namespace(uid).
+func formatPod(p *v1.Pod) string {
+	return fmt.Sprintf("%s_%s(%s)", p.Name, p.Namespace, p.UID)
 }
 
 // ResolvePort returns the port number of p for container c: the number
@@ -128,6 +138,9 @@ func (r *HandlerRunner) runHTTP(ctx context.Context, t HookTarget, g *v1.HTTPGet
 	host := g.Host
 	if host == "" {
 		host = t.PodIP
+	}
+	if host == "" {
+		return fmt.Errorf("http hook for container %q of pod %s: no host and no pod IP", t.Container.Name, formatPod(t.Pod))
 	}
 	port, err := ResolvePort(g.Port, t.Container)
 	if err != nil {

@@ -194,7 +194,10 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 		s.forget(ps)
 		return time.Time{}, nil
 	}
-	_, err := s.collectGarbage(ctx, pod, rt, true)
+	collected, err := s.collectGarbage(ctx, pod, rt, true)
+	if err == nil && !collected {
+		w.settledPod, w.settledRT = pod, rt
+	}
 	return time.Time{}, err
 }
 
@@ -413,7 +416,7 @@ func (s *Syncer) startContainer(ctx context.Context, ps *podState, pod *v1.Pod, 
 		key := backoffKey{name: c.Name, hash: hash}
 		e := w.crash[key]
 		if s.crash.inBackoffSince(e, last.FinishedAt, now) {
-			fail(ReasonCrashLoopBackOff, fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", e.backoff, c.Name, pod.Name, pod.Namespace, pod.UID))
+			fail(ReasonCrashLoopBackOff, fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", e.backoff, c.Name, formatPod(pod)))
 			return last.FinishedAt.Add(e.backoff), errBackingOff
 		}
 		if w.crash == nil {

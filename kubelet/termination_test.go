@@ -320,7 +320,8 @@ func TestPostStartHookFailure(t *testing.T) {
 	_ = e.s.SetPods([]*v1.Pod{pod})
 	e.sync()
 	cs := e.cstatus(pod.UID, "app")
-	if cs.State.Waiting == nil || cs.State.Waiting.Reason != kubelet.ReasonPostStartHookError || cs.State.Waiting.Message != "no db" {
+	wantMsg := `Exec lifecycle hook ([init-db]) for Container "app" in Pod "p_default(uid-p)" failed - error: command 'init-db' exited with 1: no db, message: "no db"`
+	if cs.State.Waiting == nil || cs.State.Waiting.Reason != kubelet.ReasonPostStartHookError || cs.State.Waiting.Message != wantMsg {
 		t.Fatalf("after failed postStart: %s %+v", containerSummary(cs), cs.State.Waiting)
 	}
 	if got := stops(e.rt, pod.UID); !slices.Equal(got, []string{"app:30s"}) {

@@ -253,6 +253,17 @@ func TestTransitions(t *testing.T) {
 			},
 		},
 		{
+			name: "sandbox creation fails, then succeeds",
+			pod:  newPod("p"),
+			setup: func(e *testEnv, pod *v1.Pod) {
+				e.rt.InjectError(kubelettest.OpRunPodSandbox, pod.UID, errBoom, 1)
+			},
+			steps: []step{
+				{want: "Pending app=Waiting(ContainerCreating)/restarts:0"},
+				{want: "Running app=Running/restarts:0/ready"},
+			},
+		},
+		{
 			name: "sandbox lost: recreated with all containers",
 			pod:  newPod("p"),
 			steps: []step{
