@@ -122,6 +122,9 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 			w.terminating = true
 		case in.lastStatus != nil && (in.lastStatus.Phase == v1.PodSucceeded || in.lastStatus.Phase == v1.PodFailed):
 			w.terminating = true
+		case pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed:
+			// The API already reports the pod terminal: never (re)start it.
+			w.terminating = true
 		case deadlineExceeded(pod, in.lastStatus, now):
 			w.terminating = true
 			w.evictReason = ReasonDeadlineExceeded

@@ -253,6 +253,18 @@ func TestTransitions(t *testing.T) {
 			},
 		},
 		{
+			name: "a pod the API already reports Succeeded is never started",
+			pod:  newPod("p", func(p *v1.Pod) { p.Status.Phase = v1.PodSucceeded }),
+			steps: []step{
+				{syncs: 2, want: "Succeeded app=Waiting(ContainerCreating)/restarts:0"},
+				{syncs: -1, do: func(e *testEnv, pod *v1.Pod) {
+					if n := countOp(e.rt, kubelettest.OpRunPodSandbox) + countOp(e.rt, kubelettest.OpCreateContainer); n != 0 {
+						e.t.Fatalf("%d runtime calls for a terminal pod", n)
+					}
+				}},
+			},
+		},
+		{
 			name: "sandbox creation fails, then succeeds",
 			pod:  newPod("p"),
 			setup: func(e *testEnv, pod *v1.Pod) {
