@@ -370,3 +370,87 @@ func TestRealNetworkNamespace(t *testing.T) {
 		t.Errorf("rates: %+v", r)
 	}
 }
+
+// TestRealUnifiedCPUAndPressure uses the cgroup2 hierarchy. On a hybrid
+// machine it is the one mounted at <root>/unified, which carries no
+// controllers but still accounts CPU (cpu.stat) and pressure (PSI) for each
+// cgroup: an FS rooted there sees a unified layout.
+func TestRealUnifiedCPUAndPressure(t *testing.T) {
+	privtest.Require(t, "sh")
+	root := "/sys/fs/cgroup"
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
+		root = filepath.Join(root, "unified")
+	}
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
+		msg := "needs a cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"
+		if privtest.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	fsys, err := NewFS("/proc", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := fsys.Layout(); l.Mode != ModeUnified || l.Version(ControllerCPUAcct) != V2 {
+		t.Fatalf("layout of %s: %+v", root, l)
+	}
+	cg := fmt.Sprintf("/nodekit-stats-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	dir := filepath.Join(root, cg)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 100; i++ {
+			if err := os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Errorf("remove test cgroup %s", dir)
+	})
+	// On a hybrid machine the v1 cpu hierarchy does the scheduling: give the
+	// burner its own v1 group with the largest weight so that load from other
+	// work does not starve it (see TestRealCgroupCPU).
+	join := fmt.Sprintf("echo $$ > %s && ", filepath.Join(dir, "cgroup.procs"))
+	if root != "/sys/fs/cgroup" {
+		v1fs := realFS(t)
+		v1cg := testCgroup(t, v1fs)
+		if err := os.WriteFile(filepath.Join(v1fs.CgroupRoot(), "cpu", v1cg, "cpu.shares"), []byte("262144"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		join += joinCommand(v1fs, v1cg)
+	}
+	burner := exec.Command("sh", "-c", join+"exec sh -c 'while :; do :; done'")
+	startKilled(t, burner)
+	time.Sleep(200 * time.Millisecond)
+
+	r := fsys.NewReader()
+	var s0, s1 CgroupStats
+	if err := r.Stat(cg, MaskCPU|MaskPSI, &s0); err != nil {
+		t.Fatal(err)
+	}
+	run0, t0 := schedRunNanos(t, burner.Process.Pid), time.Now()
+	time.Sleep(2 * time.Second)
+	if err := r.Stat(cg, MaskCPU|MaskPSI, &s1); err != nil {
+		t.Fatal(err)
+	}
+	run1, t1 := schedRunNanos(t, burner.Process.Pid), time.Now()
+	got := float64(s1.CPU.UsageNanos-s0.CPU.UsageNanos) / t1.Sub(t0).Seconds()
+	witness := float64(run1-run0) / t1.Sub(t0).Seconds()
+	t.Logf("unified cpu.stat: %.0f nanocores, schedstat witness %.0f; cpu.pressure some total %d us", got, witness, s1.PSI.CPU.Some.TotalMicros)
+	// cpu.stat has microsecond resolution and the two reads are not atomic
+	// with the sleeps: agree within 5 % of a core.
+	if d := got - witness; d > 0.05e9 || d < -0.05e9 {
+		t.Errorf("cpu.stat rate %.0f vs schedstat %.0f", got, witness)
+	}
+	if s1.CPU.UserNanos+s1.CPU.SystemNanos < s1.CPU.UsageNanos*9/10 {
+		t.Errorf("user %d + system %d far below usage %d", s1.CPU.UserNanos, s1.CPU.SystemNanos, s1.CPU.UsageNanos)
+	}
+	if !s1.PSI.Available {
+		t.Error("no pressure figures for a cgroup2 cgroup")
+	}
+	if s1.PSI.CPU.Some.TotalMicros < s0.PSI.CPU.Some.TotalMicros {
+		t.Error("cpu.pressure total went backwards")
+	}
+}

@@ -98,7 +98,7 @@ type Layout struct {
 }
 
 // Version returns the hierarchy serving c.
-func (l *Layout) Version(c Controller) CgroupVersion {
+func (l Layout) Version(c Controller) CgroupVersion {
 	if c < 0 || c >= numControllers {
 		return VersionNone
 	}
