@@ -29,10 +29,9 @@ func DefaultCapabilities() []string {
 	}
 }
 
-// AllCapabilities returns every capability Linux defines (up to
-// CAP_CHECKPOINT_RESTORE, Linux 5.9), in kernel order: what a privileged
-// container and "ALL" get.
-func AllCapabilities() []string {
+// KnownCapabilities returns every capability Linux defines (up to
+// CAP_CHECKPOINT_RESTORE, Linux 5.9), in kernel order (index = number).
+func KnownCapabilities() []string {
 	return []string{
 		"CAP_CHOWN",
 		"CAP_DAC_OVERRIDE",
@@ -80,23 +79,25 @@ func AllCapabilities() []string {
 
 // ContainerCapabilities returns the capability set of a container that is
 // not privileged, as containerd's WithCapabilities computes it from the
-// kubelet's add and drop lists: the default set; "ALL" in add gives every
-// capability, "ALL" in drop none; then each named capability is added, then
-// each named one dropped. Names are case-insensitive, with or without the
-// "CAP_" prefix; an unknown name is an ErrInvalidSpec error.
-func ContainerCapabilities(c *v1.Capabilities) ([]string, error) {
+// kubelet's add and drop lists: the default set; "ALL" in add gives all
+// (the capabilities a privileged container gets, see
+// Options.AllCapabilities), "ALL" in drop none; then each named capability
+// is added, then each named one dropped. Names are case-insensitive, with
+// or without the "CAP_" prefix; a name Linux does not define is an
+// ErrInvalidSpec error.
+func ContainerCapabilities(c *v1.Capabilities, all []string) ([]string, error) {
 	caps := DefaultCapabilities()
 	if c == nil {
 		return caps, nil
 	}
-	all := AllCapabilities()
+	known := KnownCapabilities()
 	var add, drop []string
 	for i, name := range c.Add {
 		if strings.EqualFold(string(name), "ALL") {
-			caps = all
+			caps = slices.Clone(all)
 			continue
 		}
-		n, err := capabilityName(string(name), all)
+		n, err := capabilityName(string(name), known)
 		if err != nil {
 			return nil, invalid(fmt.Sprintf("securityContext.capabilities.add[%d]", i), "%v", err)
 		}
@@ -107,7 +108,7 @@ func ContainerCapabilities(c *v1.Capabilities) ([]string, error) {
 			caps = nil
 			continue
 		}
-		n, err := capabilityName(string(name), all)
+		n, err := capabilityName(string(name), known)
 		if err != nil {
 			return nil, invalid(fmt.Sprintf("securityContext.capabilities.drop[%d]", i), "%v", err)
 		}
@@ -126,13 +127,23 @@ func ContainerCapabilities(c *v1.Capabilities) ([]string, error) {
 	return caps, nil
 }
 
-func capabilityName(name string, all []string) (string, error) {
+func capabilityName(name string, known []string) (string, error) {
 	n := strings.ToUpper(name)
 	if !strings.HasPrefix(n, "CAP_") {
 		n = "CAP_" + n
 	}
-	if !slices.Contains(all, n) {
+	if !slices.Contains(known, n) {
 		return "", fmt.Errorf("unknown capability %q", name)
 	}
 	return n, nil
+}
+
+// allCapabilities returns Options.AllCapabilities, else the capabilities in
+// this process's bounding set, as containerd's cap.Current(): a runtime
+// cannot give a container a capability it does not have itself.
+func (in *Input) allCapabilities() []string {
+	if in.Options.AllCapabilities != nil {
+		return in.Options.AllCapabilities
+	}
+	return BoundingCapabilities()
 }

@@ -258,8 +258,12 @@ func WithEnv(ctx context.Context, in *Input, s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
+	hostname, err := in.hostname()
+	if err != nil {
+		return err
+	}
 	env := s.Process.Env
-	env = replaceOrAppendEnv(env, "HOSTNAME="+s.Hostname)
+	env = replaceOrAppendEnv(env, "HOSTNAME="+hostname)
 	for i, kv := range in.Options.Image.Env {
 		if !strings.Contains(kv, "=") {
 			return invalid(fmt.Sprintf("image env[%d]", i), "%q is not NAME=value", kv)

@@ -84,10 +84,11 @@ func testOptions(f *FakeHostFS, id string) Options {
 			},
 			HostIPs: []string{"192.0.2.10"},
 		},
-		PodIPs:        []string{"10.244.0.5"},
-		ClusterDomain: "cluster.local",
-		Layout:        &Layout{Root: testKubeletDir},
-		HostFS:        f,
+		PodIPs:          []string{"10.244.0.5"},
+		AllCapabilities: KnownCapabilities(),
+		ClusterDomain:   "cluster.local",
+		Layout:          &Layout{Root: testKubeletDir},
+		HostFS:          f,
 		Objects: MapObjectSource{
 			ConfigMaps: map[string]*v1.ConfigMap{
 				"default/app-config": {Data: map[string]string{"LOG_LEVEL": "debug", "MODE": "fast"}},

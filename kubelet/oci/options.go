@@ -91,6 +91,10 @@ type Options struct {
 	// SeccompProfiles loads Localhost seccomp profiles; required when a
 	// container uses one.
 	SeccompProfiles SeccompProfileLoader
+	// AllCapabilities are the capabilities of a privileged container and
+	// of "ALL" in capabilities.add; nil means BoundingCapabilities(), those
+	// this process may grant, as containerd's cap.Current().
+	AllCapabilities []string
 	// HostDevices are the devices a privileged container gets (see
 	// ListHostDevices); nil means none besides runc's defaults.
 	HostDevices []specs.LinuxDevice

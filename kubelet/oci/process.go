@@ -139,27 +139,38 @@ func withDefaultedRequests(c *v1.Container) *v1.Container {
 	return &cc
 }
 
-// WithHostname sets the container's hostname (the sandbox's, since UTS is
-// shared): PodHostname for pods on the pod network, the node's host name
-// for hostNetwork pods.
+// WithHostname sets the container's hostname for pods on the pod network:
+// KernelHostname, the sandbox's, since the UTS namespace is shared.
+// hostNetwork pods keep the node's UTS namespace, where runc may not set a
+// host name, so the spec names none (HOSTNAME in the environment is still
+// the node's).
 func WithHostname(_ context.Context, in *Input, s *specs.Spec) error {
 	if in.Pod.Spec.HostNetwork {
-		h := in.Options.Node.Hostname
-		if h == "" {
-			var err error
-			if h, err = os.Hostname(); err != nil {
-				return fmt.Errorf("hostname of the node: %w", err)
-			}
-		}
-		s.Hostname = h
+		s.Hostname = ""
 		return nil
 	}
-	h, err := KernelHostname(in.Pod, in.Options.ClusterDomain)
+	h, err := in.hostname()
 	if err != nil {
 		return err
 	}
 	s.Hostname = h
 	return nil
+}
+
+// hostname returns the container's host name: the node's (Options.Node,
+// else os.Hostname) for hostNetwork pods, KernelHostname otherwise.
+func (in *Input) hostname() (string, error) {
+	if in.Pod.Spec.HostNetwork {
+		if h := in.Options.Node.Hostname; h != "" {
+			return h, nil
+		}
+		h, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("hostname of the node: %w", err)
+		}
+		return h, nil
+	}
+	return KernelHostname(in.Pod, in.Options.ClusterDomain)
 }
 
 // PodHostname returns the pod's host name and domain as the kubelet's

@@ -18,18 +18,14 @@ import (
 	"github.com/nodekit/nodekit/internal/privtest"
 )
 
-// TestRuncRunsGeneratedSpec hands a generated spec to the real runc: a
-// busybox container as a non-root user with a read-only root, no
-// capabilities, no privilege escalation, the RuntimeDefault seccomp
-// profile, a memory limit, an emptyDir with a subPath and kubelet-managed
-// /etc files, in new namespaces. The container reports what it sees.
-func TestRuncRunsGeneratedSpec(t *testing.T) {
-	privtest.Require(t, "runc", "busybox")
+// busyboxRootfs builds a root filesystem below root holding a static
+// busybox, /etc/passwd and /etc/group.
+func busyboxRootfs(t *testing.T, root string) string {
+	t.Helper()
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
 	rootfs := filepath.Join(root, "rootfs")
 	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
@@ -51,22 +47,43 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return rootfs
+}
 
-	pod := testPod("runc-e2e")
-	pod.UID = "5b0c9e84-3f0e-4e1a-9d0a-6c2b7f1e8a01"
-	pod.Spec.SecurityContext = &v1.PodSecurityContext{
-		RunAsNonRoot:   ptr.To(true),
-		FSGroup:        ptr.To[int64](2000),
-		SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeRuntimeDefault},
-	}
-	pod.Spec.Volumes = []v1.Volume{{Name: "data", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}}}
+func shellPod(name string, lines ...string) *v1.Pod {
+	pod := testPod(name)
 	c := &pod.Spec.Containers[0]
 	c.Image = "busybox"
 	c.Command = []string{"/bin/busybox", "sh", "-c"}
-	c.Args = []string{strings.Join([]string{
+	c.Args = []string{strings.Join(lines, "; ")}
+	return pod
+}
+
+func wantLines(t *testing.T, got string, want ...string) {
+	t.Helper()
+	t.Logf("container output:\n%s", got)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("container output lacks %q", w)
+		}
+	}
+}
+
+// TestRuncRunsGeneratedSpec hands generated specs to the real runc.
+//
+// restricted: a busybox container as a non-root user with a read-only root,
+// no capabilities, no privilege escalation, the RuntimeDefault seccomp
+// profile, a memory limit, an emptyDir with a subPath and kubelet-managed
+// /etc files, in new namespaces. The container reports what it sees.
+func TestRuncRunsGeneratedSpec(t *testing.T) {
+	privtest.Require(t, "runc", "busybox")
+	root := t.TempDir()
+	rootfs := busyboxRootfs(t, root)
+
+	pod := shellPod("restricted",
 		"echo uid=$(/bin/busybox id -u) groups=$(/bin/busybox id -G)",
 		"echo greeting=$GREETING",
-		"echo hostname=$(/bin/busybox hostname)",
+		"echo hostname=$(/bin/busybox hostname) env=$HOSTNAME",
 		"/bin/busybox grep -E '^(NoNewPrivs|CapEff|Seccomp):' /proc/self/status | /bin/busybox tr -s '\\t' ' '",
 		"/bin/busybox touch /rootfile 2>/dev/null && echo root=writable || echo root=readonly",
 		"echo hello > /data/out && echo data=$(/bin/busybox cat /data/out)",
@@ -75,7 +92,15 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 		"echo cwd=$(/bin/busybox pwd)",
 		"echo memlimit=$(/bin/busybox cat /sys/fs/cgroup/memory/memory.limit_in_bytes)",
 		"echo oom=$(/bin/busybox cat /proc/self/oom_score_adj)",
-	}, "; ")}
+		"echo pid1=$(/bin/busybox cat /proc/1/comm)",
+	)
+	pod.Spec.SecurityContext = &v1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		FSGroup:        ptr.To[int64](2000),
+		SeccompProfile: &v1.SeccompProfile{Type: v1.SeccompProfileTypeRuntimeDefault},
+	}
+	pod.Spec.Volumes = []v1.Volume{{Name: "data", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}}}
+	c := &pod.Spec.Containers[0]
 	c.Env = []v1.EnvVar{
 		{Name: "POD_NAME", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		{Name: "GREETING", Value: "hello-$(POD_NAME)"},
@@ -92,8 +117,96 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 		{Name: "data", MountPath: "/data"},
 		{Name: "data", MountPath: "/data-sub", SubPath: "nested/dir"},
 	}
+	got := runInRunc(t, root, rootfs, pod, nil)
+	wantLines(t, got,
+		"uid=1000 groups=1000 10 29 2000",
+		"greeting=hello-restricted",
+		"hostname=restricted env=restricted",
+		"NoNewPrivs: 1",
+		"CapEff: 0000000000000000",
+		"Seccomp: 2",
+		"root=readonly",
+		"data=hello",
+		"sub=\n",
+		"nameserver=nameserver 10.96.0.10",
+		"cwd=/tmp",
+		"memlimit=67108864",
+		"oom=985",
+		"pid1=busybox",
+	)
+	layout := &Layout{Root: filepath.Join(root, "kubelet")}
+	if _, err := os.Stat(filepath.Join(layout.VolumeDir(pod.UID, PluginEmptyDir, "data"), "nested", "dir")); err != nil {
+		t.Errorf("subPath directory: %v", err)
+	}
+}
 
-	id := fmt.Sprintf("nodekit-ocitest-%d", os.Getpid())
+// TestRuncHostNamespaces runs a hostNetwork, hostPID, hostIPC pod: it sees
+// the host's host name and processes.
+func TestRuncHostNamespaces(t *testing.T) {
+	privtest.Require(t, "runc", "busybox")
+	root := t.TempDir()
+	rootfs := busyboxRootfs(t, root)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := shellPod("hostns",
+		"echo hostname=$(/bin/busybox hostname) env=$HOSTNAME",
+		"echo pid1=$(/bin/busybox cat /proc/1/comm)",
+		"echo netns=$(/bin/busybox readlink /proc/self/ns/net)",
+	)
+	pod.Spec.HostNetwork, pod.Spec.HostPID, pod.Spec.HostIPC = true, true, true
+	got := runInRunc(t, root, rootfs, pod, func(o *Options) { o.Node.Hostname = host })
+	hostNet, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, got, "hostname="+host+" env="+host, "netns="+hostNet)
+	if strings.Contains(got, "pid1=busybox") {
+		t.Error("the container has its own PID namespace")
+	}
+}
+
+// TestRuncPrivileged runs a privileged container with the host's devices:
+// it has every capability of the runtime's bounding set, no seccomp filter
+// and a writable /sys.
+func TestRuncPrivileged(t *testing.T) {
+	privtest.Require(t, "runc", "busybox")
+	root := t.TempDir()
+	rootfs := busyboxRootfs(t, root)
+	devices, err := ListHostDevices("/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := shellPod("privileged",
+		"/bin/busybox grep -E '^(CapEff|Seccomp):' /proc/self/status | /bin/busybox tr -s '\\t' ' '",
+		"/bin/busybox test -c /dev/null && echo null=char",
+		"/bin/busybox grep -E ' /sys sysfs ' /proc/self/mounts | /bin/busybox cut -d' ' -f4 | /bin/busybox cut -d, -f1",
+	)
+	pod.Spec.Containers[0].SecurityContext = &v1.SecurityContext{Privileged: ptr.To(true)}
+	got := runInRunc(t, root, rootfs, pod, func(o *Options) { o.HostDevices = devices })
+	// Every capability this process may grant: its bounding set.
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bnd string
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			bnd = strings.TrimSpace(v)
+		}
+	}
+	wantLines(t, got, "CapEff: "+bnd, "Seccomp: 0", "null=char", "rw\n")
+}
+
+// runInRunc generates the spec of the pod's first container with a rootfs
+// and a kubelet layout below root, runs it with runc to completion in new
+// namespaces (those the pod does not take from the host) and returns its
+// standard output.
+func runInRunc(t *testing.T, root, rootfs string, pod *v1.Pod, mutate func(*Options)) string {
+	t.Helper()
+	c := &pod.Spec.Containers[0]
+	id := fmt.Sprintf("nodekit-ocitest-%d-%s", os.Getpid(), pod.Name)
 	cgroupParent := "/" + id
 	t.Cleanup(func() { removeTestCgroups(t, id) })
 	opts := Options{
@@ -105,6 +218,9 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 		PodIPs:       []string{},
 		NoSwapLimit:  !fileExists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
 	}
+	if mutate != nil {
+		mutate(&opts)
+	}
 	rc := ResolverConfig{ClusterDNS: []string{"10.96.0.10"}, ClusterDomain: "cluster.local"}
 	if err := WritePodFiles(pod, opts, rc, "/etc/hosts"); err != nil {
 		t.Fatal(err)
@@ -115,9 +231,7 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The data directory must be writable by uid 1000 (emptyDir is 0777);
-	// the subPath directory was created by GenerateSpec with the same mode.
-	bundle := filepath.Join(root, "bundle")
+	bundle := filepath.Join(root, "bundle-"+pod.Name)
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -137,30 +251,7 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 	if err != nil {
 		t.Fatalf("runc run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
-	got := stdout.String()
-	t.Logf("container output:\n%s", got)
-	for _, want := range []string{
-		"uid=1000 groups=1000 10 29 2000",
-		"greeting=hello-runc-e2e",
-		"hostname=runc-e2e",
-		"NoNewPrivs: 1",
-		"CapEff: 0000000000000000",
-		"Seccomp: 2",
-		"root=readonly",
-		"data=hello",
-		"sub=\n",
-		"nameserver=nameserver 10.96.0.10",
-		"cwd=/tmp",
-		"memlimit=67108864",
-		"oom=985",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("container output lacks %q:\n%s", want, got)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(opts.Layout.VolumeDir(pod.UID, PluginEmptyDir, "data"), "nested", "dir")); err != nil {
-		t.Errorf("subPath directory: %v", err)
-	}
+	return stdout.String()
 }
 
 func fileExists(p string) bool {

@@ -12,7 +12,7 @@ import (
 // WithSecurityContext applies the container's securityContext (over the
 // pod's) as the kubelet and containerd's CRI plugin do:
 //
-//   - privileged: every capability, no masked or read-only /proc paths,
+//   - privileged: all capabilities (Options.AllCapabilities), no masked or read-only /proc paths,
 //     writable /sys and /sys/fs/cgroup, all devices allowed in the device
 //     cgroup and Options.HostDevices created in the container (seccomp is
 //     left unconfined by WithSeccomp);
@@ -32,7 +32,7 @@ func WithSecurityContext(_ context.Context, in *Input, s *specs.Spec) error {
 		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
 			return invalid("securityContext.allowPrivilegeEscalation", "cannot be false for a privileged container")
 		}
-		all := AllCapabilities()
+		all := in.allCapabilities()
 		s.Process.Capabilities = &specs.LinuxCapabilities{
 			Bounding:  all,
 			Permitted: append([]string(nil), all...),
@@ -48,7 +48,7 @@ func WithSecurityContext(_ context.Context, in *Input, s *specs.Spec) error {
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		s.Linux.Devices = append([]specs.LinuxDevice(nil), in.Options.HostDevices...)
 	} else {
-		caps, err := ContainerCapabilities(sc.Capabilities)
+		caps, err := ContainerCapabilities(sc.Capabilities, in.allCapabilities())
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func TestContainerCapabilities(t *testing.T) {
 		{name: "add all drop one", caps: &v1.Capabilities{Add: []v1.Capability{"ALL"}, Drop: []v1.Capability{"SYS_ADMIN"}},
 			want: func() []string {
 				var out []string
-				for _, c := range AllCapabilities() {
+				for _, c := range KnownCapabilities() {
 					if c != "CAP_SYS_ADMIN" {
 						out = append(out, c)
 					}
@@ -46,7 +46,7 @@ func TestContainerCapabilities(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ContainerCapabilities(tc.caps)
+			got, err := ContainerCapabilities(tc.caps, KnownCapabilities())
 			if tc.wantErr {
 				if !errors.Is(err, ErrInvalidSpec) {
 					t.Fatalf("err = %v, want ErrInvalidSpec", err)
