@@ -41,7 +41,11 @@
 // updates that arrive while a pod is being synced are coalesced into one
 // more sync. A sync reads the pod's runtime snapshot (from the last relist,
 // or fetched afresh after the engine acted), computes the actions, performs
-// them, fetches the pod's state again and generates its status. Every
+// them, fetches the pod's state again and generates its status. A periodic
+// resync skips pods whose last sync found nothing to do for the spec and
+// runtime snapshot they still have (the decision would be the same); probe
+// results reach the engine through Trigger and timers (backoff expiry,
+// activeDeadlineSeconds, retries) wake pods exactly when due. Every
 // runtime call is bounded by Options.RuntimeRequestTimeout, so a runtime
 // that hangs on one pod delays only that pod's worker.
 //

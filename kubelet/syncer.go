@@ -406,20 +406,34 @@ func (s *Syncer) Run(ctx context.Context) error {
 	if es, ok := s.rt.(EventSource); ok {
 		events = es.ContainerEvents(ctx)
 	}
-	relist := s.clock.NewTicker(s.opts.RelistPeriod)
-	defer relist.Stop()
+	// Relisting runs on its own goroutine so that a slow or hanging list
+	// call never holds up dispatching syncs of pods that need them.
+	relistDone := make(chan struct{})
+	go func() {
+		defer close(relistDone)
+		relist := s.clock.NewTicker(s.opts.RelistPeriod)
+		defer relist.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-relist.C():
+				s.relist(ctx)
+				s.enqueueDue(s.clock.Now())
+			}
+		}
+	}()
+	defer func() { <-relistDone }()
 	resync := s.clock.NewTicker(s.opts.ResyncPeriod)
 	defer resync.Stop()
 
 	s.relist(ctx)
 	s.enqueueAll()
 	for {
+		s.dispatch()
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-relist.C():
-			s.relist(ctx)
-			s.enqueueDue(s.clock.Now())
 		case <-resync.C():
 			s.enqueueAll()
 		case ev, ok := <-events:
@@ -430,7 +444,6 @@ func (s *Syncer) Run(ctx context.Context) error {
 			s.handleEvent(ev)
 		case <-s.kick:
 		}
-		s.dispatch()
 	}
 }
 
