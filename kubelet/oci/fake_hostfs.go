@@ -173,22 +173,22 @@ func (f *FakeHostFS) lookup(op, name string, followLast bool) (string, *fakeNode
 func (f *FakeHostFS) Stat(name string) (fs.FileInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, n, err := f.lookup("stat", name, true)
+	_, n, err := f.lookup("stat", name, true)
 	if err != nil {
 		return nil, err
 	}
-	return fakeFileInfo{name: path.Base(p), node: *n}, nil
+	return fakeFileInfo{name: path.Base(name), node: *n}, nil
 }
 
 // Lstat is os.Lstat.
 func (f *FakeHostFS) Lstat(name string) (fs.FileInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, n, err := f.lookup("lstat", name, false)
+	_, n, err := f.lookup("lstat", name, false)
 	if err != nil {
 		return nil, err
 	}
-	return fakeFileInfo{name: path.Base(p), node: *n}, nil
+	return fakeFileInfo{name: path.Base(name), node: *n}, nil
 }
 
 // Readlink is os.Readlink.
