@@ -102,6 +102,9 @@ type Collector struct {
 // scratch fields are owned by the pass that samples the entry.
 type entry struct {
 	target Target
+	// discovered marks targets added by SyncDiscovered, which may remove
+	// them again.
+	discovered bool
 
 	scratch    CgroupStats
 	scratchNet NetworkStats

@@ -138,3 +138,54 @@ func firstPID(dir string) int {
 	}
 	return int(v)
 }
+
+// SyncDiscovered makes the Collector watch exactly the pod and container
+// cgroups FS.Discover finds now: new ones are added (resolve turns each into
+// a Target, filling pod and container names it knows; nil resolve uses
+// DefaultTarget), vanished ones are removed. Targets registered with Add are
+// left alone. It returns the number of targets added and removed.
+func (c *Collector) SyncDiscovered(resolve func(DiscoveredCgroup) Target) (added, removed int, err error) {
+	found, err := c.fs.Discover()
+	if err != nil {
+		return 0, 0, err
+	}
+	if resolve == nil {
+		resolve = DefaultTarget
+	}
+	present := make(map[string]bool, len(found))
+	for _, d := range found {
+		present[d.Path] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range found {
+		if _, ok := c.targets[d.Path]; ok {
+			continue
+		}
+		t := resolve(d)
+		t.ID = d.Path
+		if err := t.validate(); err != nil {
+			return added, removed, fmt.Errorf("stats: SyncDiscovered: %w", err)
+		}
+		c.targets[t.ID] = &entry{target: t, history: newRing(c.opts.HistoryLength), discovered: true}
+		added++
+	}
+	for id, e := range c.targets {
+		if e.discovered && !present[id] {
+			delete(c.targets, id)
+			removed++
+		}
+	}
+	if added > 0 || removed > 0 {
+		c.rebuildOrder()
+	}
+	return added, removed, nil
+}
+
+// DefaultTarget turns a discovered cgroup into a Target without names: the
+// pod UID, the runtime container ID as Name, and the cgroup's first process
+// for network figures. Container is set to the container ID, since the spec
+// name is not in the cgroup.
+func DefaultTarget(d DiscoveredCgroup) Target {
+	return Target{ID: d.Path, PodUID: d.PodUID, Container: d.ContainerID, Name: d.ContainerID, PID: d.PID}
+}

@@ -77,3 +77,54 @@ func TestSnapshotJSONGolden(t *testing.T) {
 type byteWriter struct{ b *[]byte }
 
 func (w *byteWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); return len(p), nil }
+
+func TestSyncDiscovered(t *testing.T) {
+	f := newLiveFixture(t)
+	c := f.collector(Options{})
+	// Registered by hand: discovery must neither replace nor remove it.
+	if err := c.Add(testTarget()); err != nil {
+		t.Fatal(err)
+	}
+	added, removed, err := c.SyncDiscovered(func(d DiscoveredCgroup) Target {
+		tg := DefaultTarget(d)
+		if d.PodUID == fixturePodUID {
+			tg.Pod.Namespace, tg.Pod.Name = "default", "web-0"
+		}
+		return tg
+	})
+	if err != nil || added != 3 || removed != 0 {
+		t.Fatalf("first sync: added %d removed %d err %v", added, removed, err)
+	}
+	ids := func() []string {
+		var out []string
+		for _, tg := range c.Targets() {
+			out = append(out, tg.ID)
+		}
+		return out
+	}
+	ctr2 := "/kubepods/pod" + fixturePodUID2 + "/" + fixtureCID2
+	want := []string{v1PodPath, v1ContainerPath, "/kubepods/pod" + fixturePodUID2, ctr2}
+	if diff := cmp.Diff(want, ids()); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
+	}
+	f.refresh(c)
+	s := c.Summary("n")
+	if len(s.Pods) != 2 || s.Pods[0].PodRef.Name != "" || s.Pods[1].PodRef.Name != "web-0" || s.Pods[1].Containers[0].Name != "nginx" {
+		t.Errorf("pods: %+v", s.Pods)
+	}
+	if s.Pods[0].Containers[0].Name != fixtureCID2 {
+		t.Errorf("discovered container named %q, want its ID", s.Pods[0].Containers[0].Name)
+	}
+
+	// Both containers go away: the discovered target is removed, the one
+	// added by hand stays.
+	f.removeCgroup(ctr2)
+	f.removeCgroup(v1ContainerPath)
+	added, removed, err = c.SyncDiscovered(nil)
+	if err != nil || added != 0 || removed != 1 {
+		t.Fatalf("second sync: added %d removed %d err %v", added, removed, err)
+	}
+	if diff := cmp.Diff([]string{v1PodPath, v1ContainerPath, "/kubepods/pod" + fixturePodUID2}, ids()); diff != "" {
+		t.Errorf("targets after removal (-want +got):\n%s", diff)
+	}
+}

@@ -75,7 +75,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	ticker := time.NewTicker(cfg.interval)
 	defer ticker.Stop()
 	for i := 0; cfg.iterations == 0 || i < cfg.iterations; i++ {
-		if err := syncTargets(fsys, c, cfg.watch); err != nil {
+		if _, _, err := c.SyncDiscovered(nil); err != nil {
 			return err
 		}
 		if err := c.Refresh(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -86,36 +86,6 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-		}
-	}
-	return nil
-}
-
-// syncTargets adds the pod and container cgroups Discover finds and removes
-// those that are gone.
-func syncTargets(fsys stats.FS, c *stats.Collector, watch []string) error {
-	found, err := fsys.Discover()
-	if err != nil {
-		return err
-	}
-	keep := map[string]bool{}
-	for _, p := range watch {
-		keep[p] = true
-	}
-	for _, d := range found {
-		keep[d.Path] = true
-		t := stats.Target{ID: d.Path, PodUID: d.PodUID, PID: d.PID}
-		if d.ContainerID != "" {
-			// Discover cannot know the spec name: show the short runtime ID.
-			t.Container, t.Name = shortID(d.ContainerID), d.ContainerID
-		}
-		if err := c.Add(t); err != nil && !errors.Is(err, stats.ErrAlreadyRegistered) {
-			return err
-		}
-	}
-	for _, t := range c.Targets() {
-		if !keep[t.ID] {
-			c.Remove(t.ID)
 		}
 	}
 	return nil
@@ -177,7 +147,7 @@ func label(t stats.Target) string {
 	case t.ID == "/":
 		return "(node)"
 	case t.Container != "":
-		return fmt.Sprintf("pod %s container %s", shortID(string(t.PodUID)), t.Container)
+		return fmt.Sprintf("pod %s container %s", shortID(string(t.PodUID)), shortID(t.Container))
 	case t.PodUID != "":
 		return fmt.Sprintf("pod %s", shortID(string(t.PodUID)))
 	}
