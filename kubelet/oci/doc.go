@@ -25,7 +25,7 @@
 //		Objects:     objects,                // ConfigMaps and Secrets
 //	}
 //	// once per pod, when the sandbox has its IPs:
-//	err := oci.WritePodFiles(pod, opts, resolverConfig, "/etc/hosts")
+//	err := oci.WritePodFiles(ctx, pod, opts, resolverConfig, "/etc/hosts")
 //	err = oci.WritePodVolumes(ctx, pod, opts)
 //	// per container:
 //	spec, err := oci.GenerateSpec(ctx, pod, &pod.Spec.Containers[i], opts)
@@ -40,8 +40,8 @@
 // /etc/resolv.conf, VolumePayload and WriteAtomic (the kubelet's
 // AtomicWriter, a "..data" symlink swap) for configMap, secret, downwardAPI
 // and projected volumes, EmptyDirTmpfs for Memory-medium emptyDirs,
-// ResolveSubPath and CheckHostPath for volume paths, ListHostDevices for
-// privileged containers.
+// ResolveSubPath and CheckHostPath for volume paths, ListHostDevices and
+// BoundingCapabilities for privileged containers.
 //
 // # Concurrency
 //
@@ -86,4 +86,20 @@
 //     hostnameOverride.
 //   - The default RLIMIT_NOFILE is containerd's default spec value
 //     (1024:1024); Options.Rlimits replaces it.
+//   - linux.rootfsPropagation is "shared" or "slave" where containerd
+//     writes "rshared"/"rslave": runc accepts both, the runtime-spec schema
+//     only the former.
+//   - A container with tty: true still gets terminal: false (runc needs a
+//     console socket for a terminal); a runtime that provides one sets it
+//     with an extra SpecOpt.
+//   - GenerateSpec prepares the host as the kubelet does before a
+//     container starts (emptyDir and subPath directories, DirectoryOrCreate
+//     and FileOrCreate paths, the termination-message file); when it fails
+//     later, what it created stays, as with the kubelet: all of it is
+//     harmless to create again.
+//
+// Tests: golden config.json files (go test -update rewrites them) and every
+// spec the option tests generate are validated against the runtime-spec
+// JSON schema; as root, with runc and busybox installed, the privileged
+// tests run generated specs with the real runc.
 package oci

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,7 +147,7 @@ func TestWritePodFiles(t *testing.T) {
 	pod.Spec.HostAliases = []v1.HostAlias{{IP: "10.1.1.1", Hostnames: []string{"db"}}}
 	opts := Options{Layout: &Layout{Root: dir}, PodIPs: []string{"10.244.0.7"}, ClusterDomain: "cluster.local"}
 	rc := ResolverConfig{ClusterDNS: []string{"10.96.0.10"}, HostResolvConf: []byte("nameserver 192.0.2.53\n")}
-	if err := WritePodFiles(pod, opts, rc, "/nonexistent"); err != nil {
+	if err := WritePodFiles(context.Background(), pod, opts, rc, "/nonexistent"); err != nil {
 		t.Fatal(err)
 	}
 	files := opts.Layout.PodFiles(pod.UID)
@@ -172,14 +173,14 @@ func TestWritePodFiles(t *testing.T) {
 	}
 	pod.Spec.HostNetwork = true
 	opts.Node.Hostname = "node-7"
-	if err := WritePodFiles(pod, opts, rc, "/nonexistent"); err == nil {
+	if err := WritePodFiles(context.Background(), pod, opts, rc, "/nonexistent"); err == nil {
 		t.Error("a hostNetwork pod with an unreadable node hosts file gave no error")
 	}
 	nodeHosts := filepath.Join(dir, "node-hosts")
 	if err := os.WriteFile(nodeHosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WritePodFiles(pod, opts, rc, nodeHosts); err != nil {
+	if err := WritePodFiles(context.Background(), pod, opts, rc, nodeHosts); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(files.HostnamePath); got != "node-7\n" {

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +22,10 @@ import (
 //
 // The runtime calls it once the sandbox has its IPs, before creating the
 // pod's containers.
-func WritePodFiles(pod *v1.Pod, opts Options, rc ResolverConfig, nodeHostsPath string) error {
+func WritePodFiles(ctx context.Context, pod *v1.Pod, opts Options, rc ResolverConfig, nodeHostsPath string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	in := NewInput(pod, nil, opts)
 	files := in.podFiles()
 	if files == (PodFiles{}) {

@@ -222,7 +222,7 @@ func runInRunc(t *testing.T, root, rootfs string, pod *v1.Pod, mutate func(*Opti
 		mutate(&opts)
 	}
 	rc := ResolverConfig{ClusterDNS: []string{"10.96.0.10"}, ClusterDomain: "cluster.local"}
-	if err := WritePodFiles(pod, opts, rc, "/etc/hosts"); err != nil {
+	if err := WritePodFiles(context.Background(), pod, opts, rc, "/etc/hosts"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
