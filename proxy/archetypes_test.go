@@ -20,16 +20,15 @@ import (
 // flow is one packet traced through the rules and its expected fate, in
 // the format of outcomes().
 type flow struct {
-	name    string
-	src     string
-	dst     string
-	proto   string // default tcp
-	port    uint16
-	output  bool     // OUTPUT hook (locally generated) instead of PREROUTING
-	in      string   // input interface of a PREROUTING packet (default eth0)
-	recent  []string // existing "recent" lists (session affinity)
-	want    string
-	wantErr bool
+	name   string
+	src    string
+	dst    string
+	proto  string // default tcp
+	port   uint16
+	output bool     // OUTPUT hook (locally generated) instead of PREROUTING
+	in     string   // input interface of a PREROUTING packet (default eth0)
+	recent []string // existing "recent" lists (session affinity)
+	want   string
 }
 
 // outcomes renders a trace as "p VERDICT [dnat] [masq]" joined by "; ".

@@ -123,16 +123,6 @@ func joinHostPort(ip string, port int) string {
 	return net.JoinHostPort(ip, strconv.Itoa(port))
 }
 
-// isServiceChain reports whether name is a per-service or per-endpoint chain.
-func isServiceChain(name string) bool {
-	for _, p := range []string{prefixServiceCluster, prefixServiceLocal, prefixFirewall, prefixExternal, prefixEndpoint} {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // chainSortKey maps a nat chain name to an integer whose order is the
 // order of the names, as far as it goes: 3 bits for the chain kind (in
 // the byte order of the prefixes) and 5 bits for each of the first 12

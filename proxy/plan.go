@@ -371,12 +371,6 @@ func (p *Proxier) planFullLocked(pl *Plan) {
 	p.out = out[:0]
 }
 
-// Kinds of the fixed nat chains, sorted among the per-service ones.
-const (
-	chainFixedMarkMasq = 100 + iota
-	chainFixedPostrouting
-)
-
 func findWritten(order []*writtenPort, key string) (*writtenPort, bool) {
 	i, ok := slices.BinarySearchFunc(order, key, func(w *writtenPort, k string) int { return cmp.Compare(w.key, k) })
 	if !ok {

@@ -14,6 +14,8 @@ const (
 	numShared
 )
 
+// sharedChainNames names the shared chains, indexed like the constants
+// above (the first four are in the filter table, the last two in nat).
 var sharedChainNames = [numShared]string{
 	ChainNodePorts, ChainServices, ChainExternalServices, ChainProxyFirewall,
 	ChainNodePorts, ChainServices,
