@@ -79,11 +79,14 @@
 //     bind-mounting an open file descriptor (/proc/<pid>/fd/<n>) to a
 //     private directory; a runtime that needs that guarantee must do the
 //     same before handing the spec to runc.
-//   - Not supported: user namespaces (hostUsers: false), SELinux and
-//     AppArmor labels, cgroup v2 unified settings (memory.oom.group,
-//     MemoryQoS), hugepages limits, devices of volumeDevices, image volumes,
-//     serviceAccountToken and clusterTrustBundle projections, and
-//     hostnameOverride.
+//   - Refused with ErrInvalidSpec, rather than run with less isolation than
+//     asked for: user namespaces (hostUsers: false), Localhost AppArmor
+//     profiles, volumeDevices. Ignored: SELinux options, AppArmor
+//     RuntimeDefault, pod-level resources, cgroup v2 unified settings
+//     (memory.oom.group, MemoryQoS), hugepages limits, hostnameOverride.
+//     Volumes of other types (persistentVolumeClaim, CSI, image volumes)
+//     are bound from Options.VolumePaths; serviceAccountToken and
+//     clusterTrustBundle projections are not supported.
 //   - The default RLIMIT_NOFILE is containerd's default spec value
 //     (1024:1024); Options.Rlimits replaces it.
 //   - linux.rootfsPropagation is "shared" or "slave" where containerd

@@ -46,6 +46,9 @@ const (
 // before its children.
 func WithMounts(ctx context.Context, in *Input, s *specs.Spec) error {
 	pod, c := in.Pod, in.Container
+	if len(c.VolumeDevices) > 0 {
+		return invalid("volumeDevices", "raw block volumes are not supported")
+	}
 	var mounts []specs.Mount
 	mounted := func(dst string) bool {
 		return slices.ContainsFunc(mounts, func(m specs.Mount) bool { return m.Destination == dst })

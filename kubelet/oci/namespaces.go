@@ -18,11 +18,17 @@ import (
 //     shareProcessNamespace, none with hostPID;
 //   - mount: always new.
 //
+// A pod asking for a user namespace (hostUsers: false) is refused rather
+// than run with more privilege than it asked for.
+//
 // "None" means the namespace entry is removed, so the container stays in the
 // host's. An empty sandbox path gives the container a new namespace of
 // that kind.
 func WithNamespaces(_ context.Context, in *Input, s *specs.Spec) error {
 	spec := in.Pod.Spec
+	if spec.HostUsers != nil && !*spec.HostUsers {
+		return invalid("spec.hostUsers", "user namespaces (hostUsers: false) are not supported")
+	}
 	sb := in.Options.Sandbox
 	var ns []specs.LinuxNamespace
 	if !spec.HostPID {

@@ -22,10 +22,18 @@ import (
 //   - allowPrivilegeEscalation explicitly false: noNewPrivileges;
 //   - procMount Unmasked: no masked or read-only paths;
 //   - the pod's sysctls.
+//
+// A Localhost AppArmor profile is refused (AppArmor is not supported, and
+// running the container unconfined would weaken it); RuntimeDefault and
+// Unconfined are accepted and leave the spec unchanged.
 func WithSecurityContext(_ context.Context, in *Input, s *specs.Spec) error {
 	sc := in.Container.SecurityContext
 	if sc == nil {
 		sc = &v1.SecurityContext{}
+	}
+	eff := effectiveSecurityContext(in.Pod, in.Container)
+	if ap := eff.AppArmorProfile; ap != nil && ap.Type == v1.AppArmorProfileTypeLocalhost {
+		return invalid("securityContext.appArmorProfile", "Localhost AppArmor profiles are not supported")
 	}
 	privileged := isTrue(sc.Privileged)
 	if privileged {

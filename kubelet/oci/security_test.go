@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -177,10 +178,38 @@ func TestSecurityContextFlags(t *testing.T) {
 		t.Errorf("net sysctl with hostNetwork: err = %v, want ErrInvalidSpec", err)
 	}
 	pod.Spec.HostNetwork = false
+	pod.Spec.SecurityContext.Sysctls = []v1.Sysctl{{Name: "net/ipv4/conf/eno2.100/rp_filter", Value: "1"}}
+	s, err = generate(t, pod, nil)
+	if err != nil || s.Linux.Sysctl["net.ipv4.conf.eno2/100.rp_filter"] != "1" {
+		t.Errorf("sysctl with slashes and a dotted component: %v, %v", s.Linux.Sysctl, err)
+	}
 	pod.Spec.SecurityContext.Sysctls = []v1.Sysctl{{Name: "kernel/shm_rmid_forced", Value: "1"}}
 	s, err = generate(t, pod, nil)
 	if err != nil || s.Linux.Sysctl["kernel.shm_rmid_forced"] != "1" {
 		t.Errorf("sysctl with slashes: %v, %v", s.Linux.Sysctl, err)
+	}
+}
+
+func TestRefusedFeatures(t *testing.T) {
+	for name, mutate := range map[string]func(*v1.Pod){
+		"spec.hostUsers": func(p *v1.Pod) { p.Spec.HostUsers = ptr.To(false) },
+		"securityContext.appArmorProfile": func(p *v1.Pod) {
+			p.Spec.SecurityContext = &v1.PodSecurityContext{AppArmorProfile: &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr.To("x")}}
+		},
+		"volumeDevices": func(p *v1.Pod) {
+			p.Spec.Containers[0].VolumeDevices = []v1.VolumeDevice{{Name: "blk", DevicePath: "/dev/xvda"}}
+		},
+	} {
+		pod := testPod("p")
+		mutate(pod)
+		if _, err := generate(t, pod, nil); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want ErrInvalidSpec naming the field", name, err)
+		}
+	}
+	pod := testPod("p")
+	pod.Spec.SecurityContext = &v1.PodSecurityContext{AppArmorProfile: &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeRuntimeDefault}}
+	if _, err := generate(t, pod, nil); err != nil {
+		t.Errorf("AppArmor RuntimeDefault: %v", err)
 	}
 }
 
