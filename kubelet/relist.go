@@ -7,14 +7,67 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// relist lists every sandbox and container of the runtime, updates the
-// snapshot of each known pod, marks pods whose snapshot changed for a sync,
-// and schedules cleanup of orphans. Errors are logged; the next relist
-// retries.
+// observation is what a relist remembers of one sandbox or container: just
+// enough to tell whether it changed since the previous relist.
+type observation struct {
+	pod      types.UID
+	state    string
+	exit     int32
+	nIPs     int
+	started  int64
+	finished int64
+	reason   string
+}
+
+func observeSandbox(sb *SandboxStatus) observation {
+	return observation{pod: sb.PodUID, state: string(sb.State), nIPs: len(sb.IPs)}
+}
+
+func observeContainer(c *ContainerStatus) observation {
+	return observation{pod: c.PodUID, state: string(c.State), exit: c.ExitCode,
+		started: c.StartedAt.UnixNano(), finished: c.FinishedAt.UnixNano(), reason: c.Reason}
+}
+
+// observe compares listed objects with the previous observations, records
+// the new ones, and marks the pods of objects that appeared, changed or
+// vanished.
+func observe[T any](listed []*T, id func(*T) string, obs func(*T) observation, seen map[string]observation, mark func(types.UID)) {
+	for _, o := range listed {
+		n := obs(o)
+		k := id(o)
+		if prev, ok := seen[k]; !ok || prev != n {
+			seen[k] = n
+			mark(n.pod)
+		}
+	}
+	if len(seen) == len(listed) {
+		return // every listed ID was found or added, so nothing vanished
+	}
+	present := make(map[string]struct{}, len(listed))
+	for _, o := range listed {
+		present[id(o)] = struct{}{}
+	}
+	for k, prev := range seen {
+		if _, ok := present[k]; !ok {
+			delete(seen, k)
+			mark(prev.pod)
+		}
+	}
+}
+
+// relist lists every sandbox and container of the runtime and compares
+// them with what the previous relist saw. Only pods with a difference get a
+// new snapshot and a sync, so an unchanged node costs one map lookup per
+// object. It also schedules cleanup of orphans. Errors are logged; the next
+// relist retries.
 func (s *Syncer) relist(ctx context.Context) {
+	s.relistMu.Lock()
+	defer s.relistMu.Unlock()
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
+	rescan := s.rescan
+	s.rescan = false
 	s.mu.Unlock()
 
 	cctx, cancel := s.callCtx(ctx, 0)
@@ -22,6 +75,7 @@ func (s *Syncer) relist(ctx context.Context) {
 	cancel()
 	if err != nil {
 		s.log.Error("relist: list pod sandboxes", "err", err)
+		s.requestRescan()
 		return
 	}
 	cctx, cancel = s.callCtx(ctx, 0)
@@ -29,78 +83,88 @@ func (s *Syncer) relist(ctx context.Context) {
 	cancel()
 	if err != nil {
 		s.log.Error("relist: list containers", "err", err)
+		s.requestRescan()
 		return
 	}
 
-	// Group by pod without an allocation per pod in the common case: the
-	// groups come from one slab and start on inline arrays.
-	slab := make([]relistGroup, 0, len(sandboxes)+1)
-	groups := make(map[types.UID]*relistGroup, len(sandboxes))
-	get := func(uid types.UID) *relistGroup {
-		g := groups[uid]
-		if g == nil {
-			if len(slab) == cap(slab) {
-				slab = make([]relistGroup, 0, 64)
-			}
-			slab = append(slab, relistGroup{})
-			g = &slab[len(slab)-1]
-			g.sandboxes = g.sbInline[:0]
-			g.containers = g.cInline[:0]
-			groups[uid] = g
+	var changed map[types.UID]*relistGroup
+	mark := func(uid types.UID) {
+		if uid == "" {
+			return
 		}
-		return g
+		if changed == nil {
+			changed = map[types.UID]*relistGroup{}
+		}
+		changed[uid] = nil
+	}
+	if rescan {
+		clear(s.seenSandboxes)
+		clear(s.seenContainers)
+	}
+	observe(sandboxes, func(sb *SandboxStatus) string { return sb.ID }, observeSandbox, s.seenSandboxes, mark)
+	observe(containers, func(c *ContainerStatus) string { return c.ID }, observeContainer, s.seenContainers, mark)
+	if rescan {
+		s.mu.Lock()
+		for uid := range s.pods {
+			mark(uid)
+		}
+		s.mu.Unlock()
+	}
+	if len(changed) == 0 {
+		return
+	}
+
+	// Group the objects of changed pods.
+	slab := make([]relistGroup, len(changed))
+	i := 0
+	for uid := range changed {
+		g := &slab[i]
+		i++
+		g.sandboxes = g.sbInline[:0]
+		g.containers = g.cInline[:0]
+		changed[uid] = g
 	}
 	for _, sb := range sandboxes {
-		if sb.PodUID == "" {
-			continue
+		if g := changed[sb.PodUID]; g != nil {
+			g.sandboxes = append(g.sandboxes, sb)
 		}
-		g := get(sb.PodUID)
-		g.sandboxes = append(g.sandboxes, sb)
 	}
 	for _, c := range containers {
-		if c.PodUID == "" {
-			continue
+		if g := changed[c.PodUID]; g != nil {
+			g.containers = append(g.containers, c)
 		}
-		g := get(c.PodUID)
-		g.containers = append(g.containers, c)
 	}
-	empty := &relistGroup{}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for uid, ps := range s.pods {
-		if ps.rtSeq >= seq {
-			continue
-		}
-		g := groups[uid]
-		if g == nil {
-			g = empty
-		}
-		if ps.rt != nil && quickEqual(ps.rt, g.sandboxes, g.containers) {
+	for uid, g := range changed {
+		if ps, known := s.pods[uid]; known {
+			if ps.rtSeq >= seq {
+				continue
+			}
+			ps.rt = newPodRuntime(uid, g.sandboxes, g.containers, ps.rt)
 			ps.rtSeq = seq
+			s.enqueueLocked(ps)
 			continue
 		}
-		ps.rt = newPodRuntime(uid, g.sandboxes, g.containers, ps.rt)
-		ps.rtSeq = seq
-		s.enqueueLocked(ps)
-	}
-	if !s.declared {
-		return
-	}
-	for uid, g := range groups {
-		if _, known := s.pods[uid]; known {
+		if !s.declared {
+			// Seen again once SetPods declares the desired set (rescan).
 			continue
 		}
-		if _, ok := s.orphans[uid]; ok {
-			continue
-		}
-		if !managedByUs(g.sandboxes, g.containers) {
+		if _, ok := s.orphans[uid]; ok || !managedByUs(g.sandboxes, g.containers) {
 			continue
 		}
 		o := &podState{uid: uid, orphan: true}
 		s.orphans[uid] = o
 		s.enqueueLocked(o)
 	}
+}
+
+// requestRescan makes the next relist compare everything afresh.
+func (s *Syncer) requestRescan() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rescan = true
 }
 
 // relistGroup is the listed objects of one pod.
@@ -129,45 +193,6 @@ func managedByUs(sandboxes []*SandboxStatus, containers []*ContainerStatus) bool
 
 // managerName is the value of LabelManagedBy.
 const managerName = "nodekit"
-
-// quickEqual reports whether freshly listed objects match the snapshot,
-// without building a new one.
-func quickEqual(rt *podRuntime, sandboxes []*SandboxStatus, containers []*ContainerStatus) bool {
-	if len(rt.sandboxes) != len(sandboxes) || len(rt.containers) != len(containers) {
-		return false
-	}
-	for _, sb := range sandboxes {
-		found := false
-		for _, o := range rt.sandboxes {
-			if o.ID == sb.ID {
-				if o.State != sb.State || len(o.IPs) != len(sb.IPs) {
-					return false
-				}
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	for _, c := range containers {
-		found := false
-		for _, o := range rt.containers {
-			if o.ID == c.ID {
-				if !o.sameAs(c) {
-					return false
-				}
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
 
 // fetchPod lists the pod's sandboxes and containers and stores the snapshot
 // (unless a newer one arrived meanwhile).

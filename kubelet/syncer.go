@@ -134,7 +134,14 @@ type Syncer struct {
 	log   *slog.Logger
 	crash backoffPolicy
 
+	// relistMu serializes relists; seenSandboxes and seenContainers are
+	// what the previous relist saw, guarded by it.
+	relistMu       sync.Mutex
+	seenSandboxes  map[string]observation
+	seenContainers map[string]observation
+
 	mu       sync.Mutex
+	rescan   bool
 	pods     map[types.UID]*podState
 	orphans  map[types.UID]*podState
 	declared bool
@@ -157,17 +164,21 @@ func New(rt Runtime, opts Options) *Syncer {
 	idle := make(chan struct{})
 	close(idle)
 	return &Syncer{
-		rt:      rt,
-		opts:    opts,
-		clock:   opts.Clock,
-		log:     opts.Logger,
-		crash:   backoffPolicy{initial: opts.CrashLoopBackOffInitial, max: opts.CrashLoopBackOffMax},
-		pods:    map[types.UID]*podState{},
-		orphans: map[types.UID]*podState{},
-		idle:    idle,
-		workCtx: context.Background(),
-		kick:    make(chan struct{}, 1),
-		subs:    map[*subscriber]struct{}{},
+		rt:     rt,
+		opts:   opts,
+		clock:  opts.Clock,
+		log:    opts.Logger,
+		crash:  backoffPolicy{initial: opts.CrashLoopBackOffInitial, max: opts.CrashLoopBackOffMax},
+		pods:   map[types.UID]*podState{},
+		rescan: true,
+
+		seenSandboxes:  map[string]observation{},
+		seenContainers: map[string]observation{},
+		orphans:        map[types.UID]*podState{},
+		idle:           idle,
+		workCtx:        context.Background(),
+		kick:           make(chan struct{}, 1),
+		subs:           map[*subscriber]struct{}{},
 	}
 }
 
@@ -238,6 +249,10 @@ func (s *Syncer) SetPods(pods []*v1.Pod) error {
 	want := make(map[types.UID]bool, len(pods))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.declared {
+		// Objects seen before are orphans now if no pod claims them.
+		s.rescan = true
+	}
 	s.declared = true
 	for _, p := range pods {
 		if p == nil {
