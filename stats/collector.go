@@ -37,6 +37,9 @@ type Options struct {
 	LimitsInterval time.Duration
 	// Clock is the time source. Default clock.RealClock{}.
 	Clock clock.WithTicker
+	// DirUsage measures Target.RootfsPath and LogsPath. Default: a
+	// DirUsageCache with its defaults (1 minute TTL, 1 s budget per walk).
+	DirUsage DirUsageMeter
 	// NodePID is a process in the node's network namespace, used for node
 	// network figures. Default 1; negative disables node network figures.
 	NodePID int
@@ -66,6 +69,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
+	}
+	if o.DirUsage == nil {
+		o.DirUsage = NewDirUsageCache(DirUsageOptions{Clock: o.Clock})
 	}
 	if o.NodePID == 0 {
 		o.NodePID = 1
@@ -123,6 +129,8 @@ type entry struct {
 	firstSeen time.Time
 	lastErr   error
 	missing   bool
+	rootfs    *DiskUsage
+	logs      *DiskUsage
 }
 
 // NewCollector returns a Collector reading through fs. It reads the machine
@@ -314,6 +322,10 @@ func (c *Collector) sample(r *Reader, e *entry) error {
 		mask &^= MaskLimits
 	}
 	err := r.Stat(e.target.ID, mask, &e.scratch)
+	var rootfs, logs *DiskUsage
+	if err == nil && (e.target.RootfsPath != "" || e.target.LogsPath != "") {
+		rootfs, logs = c.diskUsage(e.target.RootfsPath), c.diskUsage(e.target.LogsPath)
+	}
 	if err == nil && c.opts.Mask.Has(MaskLimits) {
 		s := &e.scratch
 		if cached {
@@ -340,6 +352,7 @@ func (c *Collector) sample(r *Reader, e *entry) error {
 	e.latest, e.scratch = e.scratch, e.latest
 	e.latestNet, e.scratchNet = e.scratchNet, e.latestNet
 	e.netOK = netOK
+	e.rootfs, e.logs = rootfs, logs
 	if !e.sampled {
 		e.firstSeen = now
 	}
@@ -512,4 +525,33 @@ func (c *Collector) WindowSummary(id string, window time.Duration) (WindowSummar
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.history.summarize(window), nil
+}
+
+// DirUsageMeter measures a directory tree; *DirUsageCache implements it.
+type DirUsageMeter interface {
+	Usage(ctx context.Context, path string) (DirUsage, error)
+}
+
+// DiskUsage combines the usage of a directory with the figures of the
+// filesystem holding it.
+type DiskUsage struct {
+	Dir        DirUsage        `json:"dir"`
+	Filesystem FilesystemStats `json:"filesystem"`
+}
+
+// diskUsage measures path; nil when path is empty or cannot be measured
+// (the figures are then unknown, not zero).
+func (c *Collector) diskUsage(path string) *DiskUsage {
+	if path == "" {
+		return nil
+	}
+	fsStats, err := StatFilesystem(path)
+	if err != nil {
+		return nil
+	}
+	du, err := c.opts.DirUsage.Usage(context.Background(), path)
+	if err != nil {
+		return nil
+	}
+	return &DiskUsage{Dir: du, Filesystem: fsStats}
 }

@@ -88,8 +88,10 @@
 //     figures, accelerators and the machine's filesystems are not exported.
 //   - Discover cannot know pod names or container spec names: callers fill
 //     them from the API server or the runtime.
-//   - StatFilesystem and DirUsageCache (a du replacement with a time budget
-//     and a TTL cache) measure filesystems and directory trees, but the
-//     Collector does not call them: Summary's Fs, Rootfs, Logs and volume
-//     fields stay nil.
+//   - Directory usage (Target.RootfsPath, LogsPath) is measured by walking
+//     the tree on the housekeeping workers, at most once per TTL (1 minute)
+//     and within a time budget (1 s) per walk; a walk cut short is reported
+//     with DirUsage.Complete false. Summary fills container Rootfs and Logs
+//     from it; node Fs, volumes and emptyDirs are not produced yet, and
+//     Prometheus has no container_fs_usage_bytes.
 package stats

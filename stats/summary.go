@@ -22,9 +22,11 @@ const defaultInterfaceName = "eth0"
 // containers. Pointer fields are nil when the figure is unknown; container
 // AvailableBytes is LimitBytes - WorkingSetBytes, omitted when unlimited.
 // Targets whose last read failed (for example a vanished cgroup) are left
-// out. StartTime of pods and containers is the time of their first
+// out. Container Rootfs and Logs are filled for targets with RootfsPath or
+// LogsPath. StartTime of pods and containers is the time of their first
 // successful sample (the kubelet uses the runtime's creation time, which
-// cgroups do not record); the node's is the boot time. Filesystem, volume, rlimit and accelerator figures are not produced.
+// cgroups do not record); the node's is the boot time. Node filesystem,
+// volume, rlimit and accelerator figures are not produced.
 func (c *Collector) Summary(nodeName string) *statsapi.Summary {
 	s := &statsapi.Summary{Node: c.nodeStats(nodeName), Pods: []statsapi.PodStats{}}
 	c.mu.RLock()
@@ -81,6 +83,8 @@ func (c *Collector) Summary(nodeName string) *statsapi.Summary {
 				Memory:    v.memoryStats(),
 				IO:        v.ioStats(),
 				Swap:      v.swapStats(),
+				Rootfs:    fsStats(v.rootfs),
+				Logs:      fsStats(v.logs),
 			})
 		}
 		sort.Slice(ps.Containers, func(i, j int) bool { return ps.Containers[i].Name < ps.Containers[j].Name })
@@ -146,6 +150,8 @@ type entryView struct {
 	netOK     bool
 	rates     Rates
 	hasRates  bool
+	rootfs    *DiskUsage
+	logs      *DiskUsage
 }
 
 // view copies the newest sample; ok is false when there is none or the last
@@ -162,6 +168,7 @@ func (e *entry) view() (entryView, bool) {
 		v.net = append([]InterfaceStats(nil), e.latestNet.Interfaces...)
 	}
 	v.rates, v.hasRates = e.rates()
+	v.rootfs, v.logs = e.rootfs, e.logs
 	return v, true
 }
 
@@ -282,6 +289,24 @@ func (v *entryView) networkStats() *statsapi.NetworkStats {
 		}
 	}
 	return s
+}
+
+// fsStats reports a directory's usage on its filesystem, as the kubelet
+// does for container root filesystems and logs: capacity, available and
+// inodes of the filesystem, used bytes and inodes of the directory.
+func fsStats(d *DiskUsage) *statsapi.FsStats {
+	if d == nil {
+		return nil
+	}
+	return &statsapi.FsStats{
+		Time:           metav1.NewTime(d.Dir.Time),
+		AvailableBytes: ptr.To(d.Filesystem.AvailableBytes),
+		CapacityBytes:  ptr.To(d.Filesystem.CapacityBytes),
+		UsedBytes:      ptr.To(d.Dir.Bytes),
+		InodesFree:     ptr.To(d.Filesystem.InodesFree),
+		Inodes:         ptr.To(d.Filesystem.Inodes),
+		InodesUsed:     ptr.To(d.Dir.Inodes),
+	}
 }
 
 // psiStats converts a pressure file; the Summary API wants nanoseconds.

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -29,6 +30,11 @@ type Target struct {
 	// PID is a process in the target's network namespace; 0 means no
 	// network figures. For a pod, any process of the pod (the sandbox's).
 	PID int `json:"pid,omitempty"`
+	// RootfsPath is the container's writable root filesystem layer and
+	// LogsPath its log directory; when set, the Collector measures their
+	// usage (Options.DirUsage) and Summary reports Rootfs and Logs.
+	RootfsPath string `json:"rootfsPath,omitempty"`
+	LogsPath   string `json:"logsPath,omitempty"`
 }
 
 // validate checks a Target before it is registered.
@@ -41,6 +47,11 @@ func (t *Target) validate() error {
 	}
 	if t.PID < 0 {
 		return fmt.Errorf("target %q: field PID: %d is negative: %w", t.ID, t.PID, ErrInvalidTarget)
+	}
+	for name, p := range map[string]string{"RootfsPath": t.RootfsPath, "LogsPath": t.LogsPath} {
+		if p != "" && !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("target %q: field %s: %q is not absolute: %w", t.ID, name, p, ErrInvalidTarget)
+		}
 	}
 	if t.Container != "" && t.PodUID == "" {
 		return fmt.Errorf("target %q: field PodUID: required when Container (%q) is set: %w", t.ID, t.Container, ErrInvalidTarget)
