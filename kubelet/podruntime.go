@@ -123,29 +123,6 @@ func newPodRuntime(uid types.UID, sandboxes []*SandboxStatus, containers []*Cont
 	return r
 }
 
-// equal reports whether two snapshots show the same objects in the same
-// states, so that nothing needs to be synced.
-func (r *podRuntime) equal(o *podRuntime) bool {
-	if r == nil || o == nil {
-		return r == o
-	}
-	if len(r.sandboxes) != len(o.sandboxes) || len(r.containers) != len(o.containers) {
-		return false
-	}
-	for i, s := range r.sandboxes {
-		t := o.sandboxes[i]
-		if s.ID != t.ID || s.State != t.State || !slices.Equal(s.IPs, t.IPs) {
-			return false
-		}
-	}
-	for i, c := range r.containers {
-		if c != o.containers[i] && !c.sameAs(o.containers[i].ContainerStatus) {
-			return false
-		}
-	}
-	return true
-}
-
 // findContainer returns the newest container named name, or nil.
 func (r *podRuntime) findContainer(name string) *containerRecord {
 	if r == nil {
