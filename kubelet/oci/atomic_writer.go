@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -228,14 +227,4 @@ func WritePodVolumes(ctx context.Context, pod *v1.Pod, opts Options) error {
 		}
 	}
 	return nil
-}
-
-// sortedPayloadPaths returns the paths of payload, sorted.
-func sortedPayloadPaths(payload map[string]FileProjection) []string {
-	out := make([]string, 0, len(payload))
-	for p := range payload {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }

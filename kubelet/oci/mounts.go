@@ -54,7 +54,7 @@ func WithMounts(ctx context.Context, in *Input, s *specs.Spec) error {
 		return slices.ContainsFunc(mounts, func(m specs.Mount) bool { return m.Destination == dst })
 	}
 	for i := range c.VolumeMounts {
-		m, err := volumeMount(ctx, in, s, i)
+		m, err := volumeMount(ctx, in, i)
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func bindMount(src, dst string, readOnly bool, propagation string) specs.Mount {
 }
 
 // volumeMount returns the mount of container.VolumeMounts[i].
-func volumeMount(ctx context.Context, in *Input, s *specs.Spec, i int) (specs.Mount, error) {
+func volumeMount(ctx context.Context, in *Input, i int) (specs.Mount, error) {
 	pod, c := in.Pod, in.Container
 	vm := &c.VolumeMounts[i]
 	field := fmt.Sprintf("volumeMounts[%d] (%s)", i, vm.Name)

@@ -66,11 +66,9 @@ func VolumePayload(ctx context.Context, pod *v1.Pod, vol *v1.Volume, opts Option
 	return payload, nil
 }
 
+// modeOr returns *m, or the API's default file mode (0644).
 func modeOr(m *int32) int32 {
-	if m != nil {
-		return *m
-	}
-	return defaultFileMode
+	return modeOr2(m, defaultFileMode)
 }
 
 func configMapPayload(ctx context.Context, in *Input, payload map[string]FileProjection, name string, items []v1.KeyToPath, mode int32, optional bool) error {
@@ -160,6 +158,7 @@ func downwardAPIPayload(in *Input, payload map[string]FileProjection, items []v1
 	return nil
 }
 
+// modeOr2 returns *m, or def when m is nil.
 func modeOr2(m *int32, def int32) int32 {
 	if m != nil {
 		return *m
