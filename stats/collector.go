@@ -183,9 +183,21 @@ func (c *Collector) Add(t Target) error {
 func (c *Collector) Remove(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.targets[id]; ok {
+	if e, ok := c.targets[id]; ok {
 		delete(c.targets, id)
+		c.forget(e)
 		c.rebuildOrder()
+	}
+}
+
+// forget drops cached directory usage of a removed target.
+func (c *Collector) forget(e *entry) {
+	if f, ok := c.opts.DirUsage.(interface{ Forget(string) }); ok {
+		for _, p := range []string{e.target.RootfsPath, e.target.LogsPath} {
+			if p != "" {
+				f.Forget(p)
+			}
+		}
 	}
 }
 
@@ -528,6 +540,8 @@ func (c *Collector) WindowSummary(id string, window time.Duration) (WindowSummar
 }
 
 // DirUsageMeter measures a directory tree; *DirUsageCache implements it.
+// When it also has a Forget(path string) method, the Collector calls it for
+// the paths of removed targets.
 type DirUsageMeter interface {
 	Usage(ctx context.Context, path string) (DirUsage, error)
 }

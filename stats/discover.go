@@ -173,6 +173,7 @@ func (c *Collector) SyncDiscovered(resolve func(DiscoveredCgroup) Target) (added
 	for id, e := range c.targets {
 		if e.discovered && !present[id] {
 			delete(c.targets, id)
+			c.forget(e)
 			removed++
 		}
 	}

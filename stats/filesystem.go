@@ -95,8 +95,8 @@ func (c *DirUsageCache) Usage(ctx context.Context, path string) (DirUsage, error
 	return u, nil
 }
 
-// Forget drops the cached result for path (for example when the container
-// is removed).
+// Forget drops the cached result for path (the Collector calls it when a
+// target is removed, so the cache does not grow with container churn).
 func (c *DirUsageCache) Forget(path string) {
 	c.mu.Lock()
 	delete(c.memo, path)

@@ -44,6 +44,16 @@ func TestSummaryRootfsAndLogs(t *testing.T) {
 	if *ctr.Rootfs.CapacityBytes != fsys.CapacityBytes || *ctr.Rootfs.Inodes != fsys.Inodes {
 		t.Errorf("rootfs capacity %d inodes %d, statfs %d %d", *ctr.Rootfs.CapacityBytes, *ctr.Rootfs.Inodes, fsys.CapacityBytes, fsys.Inodes)
 	}
+	// Removing the target forgets its cached walks.
+	cache := c.opts.DirUsage.(*DirUsageCache)
+	if len(cache.memo) != 2 {
+		t.Errorf("cache holds %d walks, want 2", len(cache.memo))
+	}
+	c.Remove(tg.ID)
+	if len(cache.memo) != 0 {
+		t.Errorf("cache holds %d walks after Remove, want 0", len(cache.memo))
+	}
+
 	// Without paths, the figures are unknown: nil, not zero.
 	c2 := f.collector(Options{})
 	if err := c2.Add(testTarget()); err != nil {
