@@ -3,6 +3,7 @@ package proxy
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
@@ -114,9 +115,11 @@ func (c *config) sliceFamily(s *discovery.EndpointSlice) bool {
 // buildEndpoints merges the endpoints of all slices of a service for one
 // service port, de-duplicated by "ip:port" and sorted by it, as
 // kube-proxy's EndpointSliceCache does. slices must be sorted by name so
-// that the choice between duplicates is deterministic.
+// that the choice between duplicates is deterministic: the last one that
+// is not terminating wins, or the first one if all are terminating
+// (kube-proxy keeps a running pod over a terminating one with a reused IP).
 func (c *config) buildEndpoints(sp *servicePort, slicesByName []*discovery.EndpointSlice) []*endpoint {
-	var byHostPort map[string]*endpoint
+	var eps []*endpoint
 	for _, s := range slicesByName {
 		if !c.sliceFamily(s) {
 			continue
@@ -133,6 +136,9 @@ func (c *config) buildEndpoints(sp *servicePort, slicesByName []*discovery.Endpo
 				continue
 			}
 			port := int(*p.Port)
+			if eps == nil {
+				eps = make([]*endpoint, 0, len(s.Endpoints))
+			}
 			for _, e := range s.Endpoints {
 				if len(e.Addresses) == 0 {
 					continue
@@ -158,34 +164,34 @@ func (c *config) buildEndpoints(sp *servicePort, slicesByName []*discovery.Endpo
 					slices.Sort(ep.nodeHints)
 					ep.nodeHints = slices.Compact(ep.nodeHints)
 				}
-				if byHostPort == nil {
-					byHostPort = map[string]*endpoint{}
-				}
-				// Prefer a non-terminating endpoint over a terminating one
-				// with the same address (a reused pod IP).
-				if _, exists := byHostPort[ep.hostPort]; !exists || !ep.terminating {
-					byHostPort[ep.hostPort] = ep
-				}
+				eps = append(eps, ep)
 			}
 		}
 	}
-	if len(byHostPort) == 0 {
+	if len(eps) == 0 {
 		return nil
 	}
-	eps := make([]*endpoint, 0, len(byHostPort))
-	for _, ep := range byHostPort {
-		ep.chain = prefixEndpoint + hash16(sp.nameString+sp.proto+ep.hostPort)
-		ep.chainKey = chainSortKey(ep.chain)
-		eps = append(eps, ep)
-	}
-	slices.SortFunc(eps, func(a, b *endpoint) int {
-		switch {
-		case a.hostPort < b.hostPort:
-			return -1
-		case a.hostPort > b.hostPort:
-			return 1
+	// Stable: duplicates stay in slice order.
+	slices.SortStableFunc(eps, func(a, b *endpoint) int { return strings.Compare(a.hostPort, b.hostPort) })
+	out := eps[:0]
+	for i := 0; i < len(eps); {
+		j := i + 1
+		for j < len(eps) && eps[j].hostPort == eps[i].hostPort {
+			j++
 		}
-		return 0
-	})
-	return eps
+		pick := eps[i]
+		for _, ep := range eps[i+1 : j] {
+			if !ep.terminating {
+				pick = ep
+			}
+		}
+		out = append(out, pick)
+		i = j
+	}
+	clear(eps[len(out):])
+	for _, ep := range out {
+		ep.chain = chainName(prefixEndpoint, sp.nameString, sp.proto, ep.hostPort)
+		ep.chainKey = chainSortKey(ep.chain)
+	}
+	return out
 }

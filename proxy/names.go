@@ -81,8 +81,23 @@ func protocolLower(p v1.Protocol) string {
 // hash16 returns the first 16 characters of base32(sha256(s)), the
 // suffix of every per-service chain name.
 func hash16(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base32.StdEncoding.EncodeToString(sum[:])[:16]
+	return chainName("", s)
+}
+
+// chainName returns prefix followed by the first 16 characters of
+// base32(sha256(concatenation of parts)), with a single allocation.
+func chainName(prefix string, parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p)) //nolint:errcheck // hash.Hash never fails
+	}
+	var sum [sha256.Size]byte
+	var enc [56]byte // base32 of 32 bytes
+	base32.StdEncoding.Encode(enc[:], h.Sum(sum[:0]))
+	buf := make([]byte, 0, len(prefix)+16)
+	buf = append(buf, prefix...)
+	buf = append(buf, enc[:16]...)
+	return string(buf)
 }
 
 // ServicePortChainName returns the KUBE-SVC-XXXX chain of a service port:

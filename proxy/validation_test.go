@@ -259,3 +259,48 @@ func FuzzHostileStrings(f *testing.F) {
 		// an unbalanced quote: ParsePayload above would have failed.
 	})
 }
+
+// TestDuplicateEndpointsAcrossSlices checks kube-proxy's merging: an
+// address in two slices (a pod IP reused while the old pod terminates)
+// counts once, and the non-terminating copy wins whatever the slice order.
+func TestDuplicateEndpointsAcrossSlices(t *testing.T) {
+	svc := makeService("ns", "dup", func(s *v1.Service) {
+		s.Spec.ClusterIP = "172.30.0.30"
+		s.Spec.Ports = []v1.ServicePort{{Name: "p", Port: 80, Protocol: v1.ProtocolTCP}}
+	})
+	terminatingCopy := func(n int) *discovery.EndpointSlice {
+		return makeSlice("ns", "dup", n, func(s *discovery.EndpointSlice) {
+			s.Endpoints = []discovery.Endpoint{ep("10.1.1.1", "", terminating(true))}
+			s.Ports = tcpPort("p", 80)
+		})
+	}
+	readyCopy := func(n int) *discovery.EndpointSlice {
+		return makeSlice("ns", "dup", n, func(s *discovery.EndpointSlice) {
+			s.Endpoints = []discovery.Endpoint{ep("10.1.1.1", ""), ep("10.1.1.2", "")}
+			s.Ports = tcpPort("p", 80)
+		})
+	}
+	for name, slices := range map[string][]*discovery.EndpointSlice{
+		"terminating first": {terminatingCopy(1), readyCopy(2)},
+		"terminating last":  {readyCopy(1), terminatingCopy(2)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := newProxier(t, archetypeOptions())
+			if err := p.SetState([]*v1.Service{svc}, slices); err != nil {
+				t.Fatal(err)
+			}
+			payload := fullPayload(t, p)
+			for _, want := range []string{
+				`-m comment --comment "ns/dup:p -> 10.1.1.1:80" -m statistic --mode random --probability 0.5000000000`,
+				`-m comment --comment "ns/dup:p -> 10.1.1.2:80" -j`,
+			} {
+				if !strings.Contains(payload, want) {
+					t.Errorf("payload lacks %q:\n%s", want, payload)
+				}
+			}
+			if n := strings.Count(payload, "--to-destination 10.1.1.1:80"); n != 1 {
+				t.Errorf("10.1.1.1 has %d endpoint chains, want 1", n)
+			}
+		})
+	}
+}
