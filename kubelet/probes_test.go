@@ -13,8 +13,10 @@ import (
 
 // fakeProbes is a ProbeResults whose results tests set by container name.
 type fakeProbes struct {
-	mu      sync.Mutex
-	rt      interface{ Containers() []kubelet.ContainerStatus }
+	mu sync.Mutex
+	rt interface {
+		Containers() []kubelet.ContainerStatus
+	}
 	results map[string]map[kubelet.ProbeType]kubelet.ProbeResult // by container name
 }
 
@@ -195,4 +197,3 @@ func TestInitContainersRemovedAfterInitialization(t *testing.T) {
 		t.Fatal(summary(st))
 	}
 }
-
