@@ -3,6 +3,7 @@ module github.com/nodekit/nodekit
 go 1.26.0
 
 require (
+	github.com/containernetworking/cni v1.3.0
 	github.com/coreos/go-iptables v0.8.0
 	github.com/google/go-cmp v0.7.0
 	github.com/opencontainers/runtime-spec v1.3.0

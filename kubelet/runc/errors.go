@@ -1,0 +1,23 @@
+package runc
+
+import "errors"
+
+var (
+	// ErrImageNotFound: the image store has no image of that reference.
+	// Runtime.CreateContainer wraps it together with kubelet.ErrImagePull.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrInvalidOptions: Options or the root directory given to New cannot
+	// be used (a missing tool, a relative path, a bad subnet).
+	ErrInvalidOptions = errors.New("invalid runtime options")
+	// ErrStartFailed: the OCI runtime could not start the container's
+	// process (runc create or runc start failed). The container is then
+	// reported as exited with reason StartError and exit code 128, as
+	// containerd reports it.
+	ErrStartFailed = errors.New("container start failed")
+	// ErrNetwork: the CNI plugins failed to set up or tear down the pod
+	// network.
+	ErrNetwork = errors.New("pod network")
+	// ErrExecTimeout: an ExecSync command ran longer than its timeout and
+	// was killed.
+	ErrExecTimeout = errors.New("exec timed out")
+)

@@ -1,0 +1,151 @@
+package runc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	"github.com/containernetworking/cni/libcni"
+	cnitypes100 "github.com/containernetworking/cni/pkg/types/100"
+)
+
+// network attaches pod network namespaces to the CNI networks: a loopback
+// list, then the pod network list (the default bridge list or the caller's).
+// It is safe for concurrent use: each call execs the plugins anew and
+// host-local serialises its allocations with a file lock.
+type network struct {
+	cni      *libcni.CNIConfig
+	loopback *libcni.NetworkConfigList
+	pod      *libcni.NetworkConfigList
+	nodeNS   string
+}
+
+// DefaultConfList returns the default CNI configuration list of pod networks:
+// a bridge plugin (bridge name, isGateway, hairpin mode, no IP masquerade so
+// that no iptables rule is written) with host-local addresses from subnet kept
+// in ipamDataDir, and a default route through the bridge.
+func DefaultConfList(networkName, bridgeName, subnet, ipamDataDir string) ([]byte, error) {
+	if _, err := netip.ParsePrefix(subnet); err != nil {
+		return nil, fmt.Errorf("network %q: subnet %q: %w", networkName, subnet, ErrInvalidOptions)
+	}
+	if bridgeName == "" || len(bridgeName) > 15 {
+		return nil, fmt.Errorf("network %q: bridge name %q must have 1 to 15 bytes: %w", networkName, bridgeName, ErrInvalidOptions)
+	}
+	defaultRoute := "0.0.0.0/0"
+	if p, _ := netip.ParsePrefix(subnet); p.Addr().Is6() {
+		defaultRoute = "::/0"
+	}
+	conf := map[string]any{
+		"cniVersion": DefaultCNIVersion,
+		"name":       networkName,
+		"plugins": []any{
+			map[string]any{
+				"type":        "bridge",
+				"bridge":      bridgeName,
+				"isGateway":   true,
+				"ipMasq":      false,
+				"hairpinMode": true,
+				"ipam": map[string]any{
+					"type":    "host-local",
+					"ranges":  [][]map[string]string{{{"subnet": subnet}}},
+					"routes":  []map[string]string{{"dst": defaultRoute}},
+					"dataDir": ipamDataDir,
+				},
+			},
+		},
+	}
+	return json.MarshalIndent(conf, "", "  ")
+}
+
+func newNetwork(o NetworkOptions) (*network, error) {
+	confList := o.ConfList
+	if confList == nil {
+		var err error
+		confList, err = DefaultConfList(o.NetworkName, o.BridgeName, o.Subnet, o.IPAMDataDir)
+		if err != nil {
+			return nil, err
+		}
+	}
+	pod, err := libcni.ConfListFromBytes(confList)
+	if err != nil {
+		return nil, fmt.Errorf("CNI configuration list: %v: %w", err, ErrInvalidOptions)
+	}
+	loopback, err := libcni.ConfListFromBytes([]byte(`{"cniVersion":"` + DefaultCNIVersion + `","name":"cni-loopback","plugins":[{"type":"loopback"}]}`))
+	if err != nil {
+		return nil, fmt.Errorf("CNI loopback list: %w", err)
+	}
+	return &network{
+		cni:      libcni.NewCNIConfigWithCacheDir(o.PluginDirs, o.CacheDir, nil),
+		loopback: loopback,
+		pod:      pod,
+		nodeNS:   o.NodeNetNSPath,
+	}, nil
+}
+
+func (n *network) runtimeConf(sb *sandboxRecord, netnsPath string) *libcni.RuntimeConf {
+	return &libcni.RuntimeConf{
+		ContainerID: sb.ID,
+		NetNS:       netnsPath,
+		IfName:      "eth0",
+		Args: [][2]string{
+			{"IgnoreUnknown", "1"},
+			{"K8S_POD_NAMESPACE", sb.PodNamespace},
+			{"K8S_POD_NAME", sb.PodName},
+			{"K8S_POD_INFRA_CONTAINER_ID", sb.ID},
+			{"K8S_POD_UID", string(sb.PodUID)},
+		},
+	}
+}
+
+// setUp attaches the namespace to loopback and the pod network and returns
+// the pod's IPs, IPv4 first. On failure whatever was attached is detached.
+func (n *network) setUp(ctx context.Context, sb *sandboxRecord, netnsPath string) ([]string, error) {
+	rt := n.runtimeConf(sb, netnsPath)
+	var ips []string
+	err := inNetNS(n.nodeNS, func() error {
+		lo := *rt
+		lo.IfName = "lo"
+		if _, err := n.cni.AddNetworkList(ctx, n.loopback, &lo); err != nil {
+			return fmt.Errorf("CNI loopback of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
+		}
+		res, err := n.cni.AddNetworkList(ctx, n.pod, rt)
+		if err != nil {
+			_ = n.cni.DelNetworkList(context.WithoutCancel(ctx), n.pod, rt)
+			return fmt.Errorf("CNI network %q of sandbox %s: %w: %w", n.pod.Name, sb.ID, ErrNetwork, err)
+		}
+		r, err := cnitypes100.NewResultFromResult(res)
+		if err != nil {
+			_ = n.cni.DelNetworkList(context.WithoutCancel(ctx), n.pod, rt)
+			return fmt.Errorf("CNI result of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
+		}
+		var v4, v6 []string
+		for _, ip := range r.IPs {
+			if ip.Address.IP.To4() != nil {
+				v4 = append(v4, ip.Address.IP.String())
+			} else {
+				v6 = append(v6, ip.Address.IP.String())
+			}
+		}
+		ips = append(v4, v6...)
+		return nil
+	})
+	return ips, err
+}
+
+// tearDown detaches the namespace from the pod network (releasing its
+// addresses) and from loopback. The namespace may already be gone.
+func (n *network) tearDown(ctx context.Context, sb *sandboxRecord, netnsPath string) error {
+	rt := n.runtimeConf(sb, netnsPath)
+	return inNetNS(n.nodeNS, func() error {
+		if err := n.cni.DelNetworkList(ctx, n.pod, rt); err != nil {
+			return fmt.Errorf("CNI network %q of sandbox %s: delete: %w: %w", n.pod.Name, sb.ID, ErrNetwork, err)
+		}
+		lo := *rt
+		lo.IfName = "lo"
+		if err := n.cni.DelNetworkList(ctx, n.loopback, &lo); err != nil {
+			return fmt.Errorf("CNI loopback of sandbox %s: delete: %w: %w", sb.ID, ErrNetwork, err)
+		}
+		return nil
+	})
+}

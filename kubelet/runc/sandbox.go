@@ -1,0 +1,335 @@
+package runc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/nodekit/nodekit/kubelet"
+	"github.com/nodekit/nodekit/kubelet/oci"
+)
+
+// RunPodSandbox implements kubelet.Runtime: it creates the pod's network,
+// IPC and UTS namespaces (as bind mounts below the sandbox directory; no pause
+// process), attaches the network namespace to the CNI networks, mounts the
+// pod's /dev/shm and its Memory-medium emptyDirs, and writes the pod's
+// /etc/hosts, /etc/hostname and /etc/resolv.conf. On failure everything done so
+// far is undone.
+func (r *Runtime) RunPodSandbox(ctx context.Context, config *kubelet.SandboxConfig) (string, error) {
+	if config == nil || config.PodUID == "" || config.PodName == "" || config.PodNamespace == "" {
+		return "", fmt.Errorf("RunPodSandbox: pod UID, name and namespace are required: %w", ErrInvalidOptions)
+	}
+	id, err := newID()
+	if err != nil {
+		return "", err
+	}
+	sb := &sandboxRecord{
+		ID:           id,
+		PodUID:       config.PodUID,
+		PodName:      config.PodName,
+		PodNamespace: config.PodNamespace,
+		Attempt:      config.Attempt,
+		CreatedAt:    time.Now(),
+		Hostname:     config.Hostname,
+		HostNetwork:  config.HostNetwork,
+		HostPID:      config.HostPID,
+		HostIPC:      config.HostIPC,
+		CgroupParent: config.CgroupParent,
+		Labels:       maps.Clone(config.Labels),
+		Annotations:  maps.Clone(config.Annotations),
+		State:        kubelet.SandboxNotReady,
+	}
+	if err := r.setUpSandbox(ctx, sb, config); err != nil {
+		if cerr := r.cleanUpSandbox(context.WithoutCancel(ctx), sb); cerr != nil {
+			r.opts.Logger.Error("undo failed sandbox", "pod", sb.PodNamespace+"/"+sb.PodName, "err", cerr)
+		}
+		return "", fmt.Errorf("RunPodSandbox %s/%s: %w", sb.PodNamespace, sb.PodName, err)
+	}
+	return id, nil
+}
+
+func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *kubelet.SandboxConfig) error {
+	dir := r.sandboxDir(sb.ID)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	ns, err := createPodNamespaces(dir, !sb.HostNetwork, !sb.HostIPC, !sb.HostNetwork, sb.Hostname)
+	if err != nil {
+		return err
+	}
+	if !sb.HostNetwork {
+		// Record the attachment before ADD, so that a failure or a crash
+		// in the middle still gets its DEL.
+		sb.Network = true
+		if err := writeJSON(filepath.Join(dir, fileSandbox), sb); err != nil {
+			return err
+		}
+		ips, err := r.net.setUp(ctx, sb, ns.Net)
+		if err != nil {
+			return err
+		}
+		sb.IPs = ips
+	}
+	if !sb.HostIPC {
+		if err := mountTmpfs(filepath.Join(dir, "shm"), r.opts.ShmSize, 0o1777|os.ModeSticky); err != nil {
+			return err
+		}
+	}
+	if pod := config.Pod; pod != nil {
+		opts := r.specOptions(sb, "")
+		for i := range pod.Spec.Volumes {
+			m, ok := oci.EmptyDirTmpfs(pod, &pod.Spec.Volumes[i], opts.Layout, r.opts.Node.Allocatable)
+			if !ok {
+				continue
+			}
+			if err := os.MkdirAll(m.Destination, 0o777); err != nil {
+				return err
+			}
+			if err := mountTmpfs(m.Destination, tmpfsSize(m.Options), 0o777); err != nil {
+				return err
+			}
+		}
+		if err := oci.WritePodFiles(ctx, pod, opts, r.opts.DNS, "/etc/hosts"); err != nil {
+			return err
+		}
+	}
+	sb.State = kubelet.SandboxReady
+	if err := writeJSON(filepath.Join(dir, fileSandbox), sb); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.sandboxes[sb.ID] = sb
+	r.mu.Unlock()
+	return nil
+}
+
+// tmpfsSize reads "size=N" from tmpfs mount options.
+func tmpfsSize(options []string) int64 {
+	for _, o := range options {
+		var n int64
+		if _, err := fmt.Sscanf(o, "size=%d", &n); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+// netnsPath is the sandbox's network namespace bind mount ("" for host
+// network pods).
+func (r *Runtime) netnsPath(sb *sandboxRecord) string {
+	if sb.HostNetwork {
+		return ""
+	}
+	return filepath.Join(r.sandboxDir(sb.ID), "net")
+}
+
+// cleanUpSandbox releases the network and every mount of the sandbox and
+// removes its directory. Containers must be gone already.
+func (r *Runtime) cleanUpSandbox(ctx context.Context, sb *sandboxRecord) error {
+	var errs []error
+	if err := r.detachNetwork(ctx, sb); err != nil {
+		errs = append(errs, err)
+	}
+	if err := removeAllUnmounted(r.sandboxDir(sb.ID)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// detachNetwork runs CNI DEL once for an attached sandbox.
+func (r *Runtime) detachNetwork(ctx context.Context, sb *sandboxRecord) error {
+	if !sb.Network {
+		return nil
+	}
+	if err := r.net.tearDown(ctx, sb, r.netnsPath(sb)); err != nil {
+		return err
+	}
+	sb.Network = false
+	return nil
+}
+
+// StopPodSandbox implements kubelet.Runtime: it kills the sandbox's running
+// containers, detaches it from the CNI networks (releasing its IPs) and
+// removes its network namespace.
+func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
+	sb, err := r.sandbox(sandboxID)
+	if err != nil {
+		return err
+	}
+	for _, c := range r.containersOf(sandboxID) {
+		if err := r.killAndWait(ctx, c); err != nil {
+			return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
+		}
+	}
+	r.mu.Lock()
+	cp := *sb
+	r.mu.Unlock()
+	if err := r.detachNetwork(ctx, &cp); err != nil {
+		return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
+	}
+	if p := r.netnsPath(&cp); p != "" {
+		if err := removeAllUnmounted(p); err != nil {
+			return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
+		}
+	}
+	cp.State = kubelet.SandboxNotReady
+	cp.IPs = nil
+	if err := writeJSON(filepath.Join(r.sandboxDir(sandboxID), fileSandbox), &cp); err != nil {
+		return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
+	}
+	r.mu.Lock()
+	*sb = cp
+	r.mu.Unlock()
+	return nil
+}
+
+// RemovePodSandbox implements kubelet.Runtime: it stops the sandbox, removes
+// its containers and releases its namespaces and mounts. When no other sandbox
+// of the pod remains, the pod's volumes, logs and cgroup go too.
+func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error {
+	sb, err := r.sandbox(sandboxID)
+	if errors.Is(err, kubelet.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.StopPodSandbox(ctx, sandboxID); err != nil {
+		return err
+	}
+	for _, c := range r.containersOf(sandboxID) {
+		if err := r.RemoveContainer(ctx, c.ID); err != nil {
+			return fmt.Errorf("RemovePodSandbox %s: %w", sandboxID, err)
+		}
+	}
+	r.mu.Lock()
+	cp := *sb
+	r.mu.Unlock()
+	if err := r.cleanUpSandbox(ctx, &cp); err != nil {
+		return fmt.Errorf("RemovePodSandbox %s: %w", sandboxID, err)
+	}
+	r.mu.Lock()
+	delete(r.sandboxes, sandboxID)
+	last := true
+	for _, o := range r.sandboxes {
+		if o.PodUID == cp.PodUID {
+			last = false
+		}
+	}
+	r.mu.Unlock()
+	if last {
+		var errs []error
+		layout := oci.Layout{Root: r.kubeletRoot()}
+		errs = append(errs, removeAllUnmounted(layout.PodDir(cp.PodUID)))
+		errs = append(errs, os.RemoveAll(r.podLogDir(&cp)))
+		if cp.CgroupParent != "" {
+			errs = append(errs, removeCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, cp.CgroupParent)))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("RemovePodSandbox %s: pod %s/%s: %w", sandboxID, cp.PodNamespace, cp.PodName, err)
+		}
+	}
+	return nil
+}
+
+// PodSandboxStatus implements kubelet.Runtime.
+func (r *Runtime) PodSandboxStatus(_ context.Context, sandboxID string) (*kubelet.SandboxStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, ok := r.sandboxes[sandboxID]
+	if !ok {
+		return nil, fmt.Errorf("sandbox %q: %w", sandboxID, kubelet.ErrNotFound)
+	}
+	return sandboxStatus(sb), nil
+}
+
+// ListPodSandboxes implements kubelet.Runtime.
+func (r *Runtime) ListPodSandboxes(_ context.Context, filter kubelet.SandboxFilter) ([]*kubelet.SandboxStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*kubelet.SandboxStatus
+	for _, sb := range r.sandboxes {
+		if (filter.PodUID != "" && sb.PodUID != filter.PodUID) || (filter.State != "" && sb.State != filter.State) {
+			continue
+		}
+		out = append(out, sandboxStatus(sb))
+	}
+	slices.SortFunc(out, func(a, b *kubelet.SandboxStatus) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func sandboxStatus(sb *sandboxRecord) *kubelet.SandboxStatus {
+	return &kubelet.SandboxStatus{
+		ID:           sb.ID,
+		PodUID:       sb.PodUID,
+		PodName:      sb.PodName,
+		PodNamespace: sb.PodNamespace,
+		Attempt:      sb.Attempt,
+		State:        sb.State,
+		CreatedAt:    sb.CreatedAt,
+		IPs:          slices.Clone(sb.IPs),
+		HostNetwork:  sb.HostNetwork,
+		Labels:       sb.Labels,
+		Annotations:  sb.Annotations,
+	}
+}
+
+// sandbox returns the record of a sandbox or an error wrapping ErrNotFound.
+func (r *Runtime) sandbox(id string) (*sandboxRecord, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sb, ok := r.sandboxes[id]
+	if !ok {
+		return nil, fmt.Errorf("sandbox %q: %w", id, kubelet.ErrNotFound)
+	}
+	return sb, nil
+}
+
+// containersOf returns the records of the sandbox's containers.
+func (r *Runtime) containersOf(sandboxID string) []*containerRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*containerRecord
+	for _, c := range r.containers {
+		if c.SandboxID == sandboxID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// specOptions returns the oci.Options shared by the containers of sb.
+func (r *Runtime) specOptions(sb *sandboxRecord, containerID string) oci.Options {
+	dir := r.sandboxDir(sb.ID)
+	o := oci.Options{
+		ContainerID:    containerID,
+		CgroupParent:   path.Join(r.opts.CgroupRoot, sb.CgroupParent),
+		PidsLimit:      r.opts.PidsLimit,
+		NoSwapLimit:    r.noSwap,
+		Node:           r.opts.Node,
+		PodIPs:         sb.IPs,
+		ClusterDomain:  r.opts.DNS.ClusterDomain,
+		Layout:         &oci.Layout{Root: r.kubeletRoot()},
+		Objects:        r.opts.Objects,
+		SeccompDefault: r.opts.SeccompDefault,
+		Sandbox:        oci.Sandbox{ID: sb.ID},
+	}
+	if o.Objects == nil {
+		o.Objects = oci.MapObjectSource{}
+	}
+	if !sb.HostNetwork {
+		o.Sandbox.NetworkNamespacePath = filepath.Join(dir, "net")
+		o.Sandbox.UTSNamespacePath = filepath.Join(dir, "uts")
+	}
+	if !sb.HostIPC {
+		o.Sandbox.IPCNamespacePath = filepath.Join(dir, "ipc")
+		o.Sandbox.ShmPath = filepath.Join(dir, "shm")
+	}
+	return o
+}
