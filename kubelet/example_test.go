@@ -116,6 +116,35 @@ func ExampleSyncer_DeletePod() {
 	// known: false
 }
 
+// ExampleSyncer_Subscribe watches status changes.
+func ExampleSyncer_Subscribe() {
+	clock := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rt := kubelettest.NewFakeRuntime(clock)
+	s := kubelet.New(rt, kubelet.Options{Clock: clock})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := s.Subscribe(ctx)
+
+	pod := examplePod()
+	pod.Spec.InitContainers = nil
+	_ = s.SetPods([]*v1.Pod{pod})
+	_ = s.SyncOnce(ctx)
+	u := <-updates
+	fmt.Println(u.Namespace, u.Name, u.Status.Phase, u.Deleted)
+
+	_ = s.DeletePod(pod.UID, kubelet.DeleteOptions{})
+	_ = s.SyncOnce(ctx)
+	for u = range updates { // the final status may come first, then Deleted
+		if u.Deleted {
+			break
+		}
+	}
+	fmt.Println(u.Namespace, u.Name, u.Status.Phase, u.Deleted)
+	// Output:
+	// default web Running false
+	// default web Failed true
+}
+
 // ExampleMilliCPUToShares shows the CPU conversions used for container
 // cgroups.
 func ExampleMilliCPUToShares() {

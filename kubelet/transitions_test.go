@@ -289,6 +289,18 @@ func TestTransitions(t *testing.T) {
 			},
 		},
 		{
+			name: "a container in Unknown state is killed and replaced",
+			pod:  newPod("p"),
+			steps: []step{
+				{want: "Running app=Running/restarts:0/ready"},
+				{name: "runtime loses track", do: func(e *testEnv, pod *v1.Pod) {
+					for _, c := range e.rt.Containers() {
+						_ = e.rt.MarkUnknown(c.ID)
+					}
+				}, want: "Running app=Running/last:Terminated(Error,137)/restarts:1/ready"},
+			},
+		},
+		{
 			name: "activeDeadlineSeconds fails the pod with DeadlineExceeded",
 			pod:  newPod("p", func(p *v1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr.To[int64](60) }),
 			steps: []step{

@@ -288,6 +288,19 @@ func (f *FakeRuntime) ExitByName(podUID types.UID, name string, exitCode int32, 
 	return fmt.Errorf("no running container %q in pod %q: %w", name, podUID, kubelet.ErrNotFound)
 }
 
+// MarkUnknown puts a container in the Unknown state, as a runtime does when
+// it lost track of the process (for example after its shim died).
+func (f *FakeRuntime) MarkUnknown(containerID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[containerID]
+	if !ok {
+		return fmt.Errorf("container %q: %w", containerID, kubelet.ErrNotFound)
+	}
+	c.State = kubelet.ContainerUnknown
+	return nil
+}
+
 // Calls returns the mutating calls (and execs) made so far, in order.
 func (f *FakeRuntime) Calls() []Call {
 	f.mu.Lock()
