@@ -77,8 +77,9 @@
 //     the volume could replace a directory of the path by a link between
 //     generation and runc's mount. The kubelet closes that window by
 //     bind-mounting an open file descriptor (/proc/<pid>/fd/<n>) to a
-//     private directory; a runtime that needs that guarantee must do the
-//     same before handing the spec to runc.
+//     private directory; Options.BindSubPaths does the same (BindSubPath),
+//     for runtimes running as root.
+//   - The package is for Linux only, like the nodes it serves.
 //   - Refused with ErrInvalidSpec, rather than run with less isolation than
 //     asked for: user namespaces (hostUsers: false), Localhost AppArmor
 //     profiles, volumeDevices. Ignored: SELinux options, AppArmor

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
@@ -24,6 +25,7 @@ const (
 //	<root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>
 //	<root>/pods/<uid>/containers/<container>/<containerID>   termination message
 //	<root>/pods/<uid>/etc-hosts                              /etc/hosts
+//	<root>/pods/<uid>/volume-subpaths/<volume>/<container>/<i>  subPath bind mounts
 //	<root>/pods/<uid>/etc-hostname, etc-resolv.conf          /etc/hostname, /etc/resolv.conf
 //
 // The last two are kept by the CRI runtime in the kubelet's world; nodekit
@@ -55,6 +57,19 @@ func (l *Layout) ContainerDir(uid types.UID, container string) string {
 // terminationMessagePath.
 func (l *Layout) TerminationMessagePath(uid types.UID, container, containerID string) string {
 	return filepath.Join(l.ContainerDir(uid, container), containerID)
+}
+
+// SubPathsDir returns the directory below which BindSubPath targets of the
+// pod live (the kubelet's volume-subpaths); UnbindSubPaths of it releases
+// them all.
+func (l *Layout) SubPathsDir(uid types.UID) string {
+	return filepath.Join(l.PodDir(uid), "volume-subpaths")
+}
+
+// SubPathTarget returns the bind-mount target of the index-th volumeMount
+// of container, a subPath of volume: volume-subpaths/<volume>/<container>/<index>.
+func (l *Layout) SubPathTarget(uid types.UID, volume, container string, index int) string {
+	return filepath.Join(l.SubPathsDir(uid), volume, container, strconv.Itoa(index))
 }
 
 // PodFiles returns the host paths of the pod's /etc/hosts, /etc/hostname

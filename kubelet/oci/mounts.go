@@ -186,7 +186,17 @@ func volumeMount(ctx context.Context, in *Input, i int) (specs.Mount, error) {
 			return specs.Mount{}, fmt.Errorf("%s.subPathExpr: %w", field, err)
 		}
 	}
-	if subPath != "" {
+	switch {
+	case subPath != "" && in.Options.BindSubPaths:
+		if in.Options.Layout == nil {
+			return specs.Mount{}, fmt.Errorf("%s: BindSubPaths needs a Layout (Options.Layout): %w", field, ErrMissingOption)
+		}
+		target := in.Options.Layout.SubPathTarget(pod.UID, vol.Name, c.Name, i)
+		if err := BindSubPath(hostPath, subPath, target); err != nil {
+			return specs.Mount{}, fmt.Errorf("%s: %w", field, err)
+		}
+		hostPath = target
+	case subPath != "":
 		hostPath, err = ResolveSubPath(in.Options.HostFS, hostPath, subPath)
 		if err != nil {
 			return specs.Mount{}, fmt.Errorf("%s: %w", field, err)

@@ -73,6 +73,14 @@ type Options struct {
 	// VolumePaths maps volume names to host paths for volume types this
 	// package does not lay out itself (persistentVolumeClaim, CSI, ...).
 	VolumePaths map[string]string
+	// BindSubPaths makes each subPath a bind mount from an open file
+	// descriptor (BindSubPath) at the Layout's SubPathTarget, and the spec
+	// mounts that target, closing the race between resolving a subPath and
+	// runc's mount, as the kubelet does. It works on the real filesystem
+	// (not HostFS) and needs root; the runtime releases the mounts with
+	// UnbindSubPaths(Layout.SubPathsDir(uid)) when the pod goes. By default
+	// the resolved path is mounted directly (see the package Caveats).
+	BindSubPaths bool
 	// HostFS is the host filesystem seen through the calls this package
 	// makes; nil means OSHostFS{}.
 	HostFS HostFS

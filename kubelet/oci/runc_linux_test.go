@@ -74,7 +74,8 @@ func wantLines(t *testing.T, got string, want ...string) {
 // restricted: a busybox container as a non-root user with a read-only root,
 // no capabilities, no privilege escalation, the RuntimeDefault seccomp
 // profile, a memory limit, an emptyDir with a subPath and kubelet-managed
-// /etc files, in new namespaces. The container reports what it sees.
+// /etc files, in new namespaces, the subPath bind-mounted from a file
+// descriptor (BindSubPaths). The container reports what it sees.
 func TestRuncRunsGeneratedSpec(t *testing.T) {
 	privtest.Require(t, "runc", "busybox")
 	root := t.TempDir()
@@ -117,7 +118,11 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 		{Name: "data", MountPath: "/data"},
 		{Name: "data", MountPath: "/data-sub", SubPath: "nested/dir"},
 	}
-	got := runInRunc(t, root, rootfs, pod, nil)
+	got := runInRunc(t, root, rootfs, pod, func(o *Options) { o.BindSubPaths = true })
+	layout := &Layout{Root: filepath.Join(root, "kubelet")}
+	if err := UnbindSubPaths(layout.SubPathsDir(pod.UID)); err != nil {
+		t.Errorf("UnbindSubPaths: %v", err)
+	}
 	wantLines(t, got,
 		"uid=1000 groups=1000 10 29 2000",
 		"greeting=hello-restricted",
@@ -134,7 +139,6 @@ func TestRuncRunsGeneratedSpec(t *testing.T) {
 		"oom=985",
 		"pid1=busybox",
 	)
-	layout := &Layout{Root: filepath.Join(root, "kubelet")}
 	if _, err := os.Stat(filepath.Join(layout.VolumeDir(pod.UID, PluginEmptyDir, "data"), "nested", "dir")); err != nil {
 		t.Errorf("subPath directory: %v", err)
 	}
