@@ -1,5 +1,10 @@
 package oci
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // ImageConfig is the part of an OCI image configuration
 // (github.com/opencontainers/image-spec, config.config) that a container's
 // process is built from. Its JSON field names are the image-spec's, so the
@@ -18,4 +23,21 @@ type ImageConfig struct {
 	WorkingDir string `json:"WorkingDir,omitempty"`
 	// StopSignal is the image's STOPSIGNAL, recorded for the runtime's use.
 	StopSignal string `json:"StopSignal,omitempty"`
+}
+
+// ParseImageConfig reads an OCI image configuration file (the JSON object
+// of application/vnd.oci.image.config.v1+json, or Docker's equivalent) and
+// returns its "config" part. A file without one gives the zero
+// ImageConfig.
+func ParseImageConfig(data []byte) (ImageConfig, error) {
+	var file struct {
+		Config *ImageConfig `json:"config"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return ImageConfig{}, fmt.Errorf("image config: %v: %w", err, ErrInvalidSpec)
+	}
+	if file.Config == nil {
+		return ImageConfig{}, nil
+	}
+	return *file.Config, nil
 }
