@@ -88,6 +88,12 @@
 //     Volumes of other types (persistentVolumeClaim, CSI, image volumes)
 //     are bound from Options.VolumePaths; serviceAccountToken and
 //     clusterTrustBundle projections are not supported.
+//   - CPU is given as cgroup v1 shares, quota and period, as containerd
+//     does; on a cgroup v2 host runc converts the shares to cpu.weight,
+//     with the mapping of kubelet.CPUSharesToWeight only from runc 1.3.2
+//     on (older runc use a linear formula).
+//   - The kubelet-managed /etc files are mounted only when they exist
+//     (WritePodFiles writes them), as containerd does for its own.
 //   - The default RLIMIT_NOFILE is containerd's default spec value
 //     (1024:1024); Options.Rlimits replaces it.
 //   - linux.rootfsPropagation is "shared" or "slave" where containerd
