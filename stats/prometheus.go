@@ -205,7 +205,9 @@ func PrometheusFamilies() []string {
 // metrics with cAdvisor's names, help texts and label sets, and the
 // kubelet's base labels (container, id, image, name, namespace, pod).
 // Descriptors are created once, in NewPrometheusCollector. A scrape reads
-// the newest samples; it never reads cgroup files itself.
+// the newest samples; it never reads cgroup files itself. It is both a
+// prometheus.Collector (register it in a Registry) and a
+// prometheus.Gatherer (serve it directly, about twice as cheap).
 //
 // A PrometheusCollector is safe for concurrent use.
 type PrometheusCollector struct {
@@ -255,6 +257,19 @@ func (p *PrometheusCollector) Describe(ch chan<- *prometheus.Desc) {
 // label pairs, so a scrape allocates little beyond what the registry itself
 // needs.
 func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
+	views, bases := p.snapshot()
+	for fi := range p.families {
+		for vi := range views {
+			em := emitter{ch: ch, desc: p.descs[fi], family: &p.families[fi], base: bases[vi], view: &views[vi], timestamps: p.timestamps}
+			p.families[fi].values(&views[vi], p.devices, &em)
+		}
+	}
+}
+
+// snapshot copies the newest sample of every target, sorted the way the
+// registry sorts series (by label values, container first), with the
+// targets' base label pairs.
+func (p *PrometheusCollector) snapshot() ([]entryView, [][]*dto.LabelPair) {
 	c := p.c
 	c.mu.RLock()
 	work := make([]*entry, 0, len(c.order)+1)
@@ -281,20 +296,67 @@ func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range views {
 		bases[i] = baseLabelPairs(&views[i].target)
 	}
-	for fi := range p.families {
-		f := &p.families[fi]
-		desc := p.descs[fi]
-		for vi := range views {
-			v := &views[vi]
-			em := emitter{ch: ch, desc: desc, family: f, base: bases[vi], view: v, timestamps: p.timestamps}
-			f.values(v, p.devices, &em)
-		}
-	}
+	return views, bases
 }
 
-// emitter sends the series of one family for one target.
+// Gather implements prometheus.Gatherer: it builds the metric families
+// directly, without the channel hand-off and per-series consistency checks
+// of a Registry, in the same sorted order a Registry produces. Serve it with
+// promhttp.HandlerFor(p, ...) or merge it with a registry through
+// prometheus.Gatherers{registry, p}; it must then not also be registered in
+// that registry. Registering p as a Collector works too and gives the same
+// exposition at a higher cost (see BenchmarkScrape).
+func (p *PrometheusCollector) Gather() ([]*dto.MetricFamily, error) {
+	views, bases := p.snapshot()
+	out := make([]*dto.MetricFamily, 0, len(p.families))
+	var slab metricSlab
+	for fi := range p.families {
+		f := &p.families[fi]
+		mf := &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: dtoType(f.valueType), Metric: make([]*dto.Metric, 0, len(views))}
+		for vi := range views {
+			em := emitter{family: f, base: bases[vi], view: &views[vi], timestamps: p.timestamps, mf: mf, slab: &slab}
+			f.values(&views[vi], p.devices, &em)
+		}
+		if len(mf.Metric) == 0 {
+			continue
+		}
+		if len(f.extraNames) > 0 {
+			// Extra labels can interleave with the base labels' order.
+			slices.SortStableFunc(mf.Metric, compareLabelValues)
+		}
+		out = append(out, mf)
+	}
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out, nil
+}
+
+var _ prometheus.Gatherer = (*PrometheusCollector)(nil)
+
+func dtoType(t prometheus.ValueType) *dto.MetricType {
+	mt := dto.MetricType_GAUGE
+	if t == prometheus.CounterValue {
+		mt = dto.MetricType_COUNTER
+	}
+	return &mt
+}
+
+// compareLabelValues orders series of one family (same label names) by
+// their label values, as the Registry does.
+func compareLabelValues(a, b *dto.Metric) int {
+	for i := range a.Label {
+		if c := strings.Compare(a.Label[i].GetValue(), b.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// emitter sends the series of one family for one target, to a Collect
+// channel or into a MetricFamily being gathered.
 type emitter struct {
 	ch         chan<- prometheus.Metric
+	mf         *dto.MetricFamily
+	slab       *metricSlab
 	desc       *prometheus.Desc
 	family     *promFamily
 	base       []*dto.LabelPair
@@ -305,15 +367,79 @@ type emitter struct {
 // emit sends one series; extra holds the family's extra label values in
 // the order of extraNames.
 func (em *emitter) emit(value float64, extra ...string) {
-	m := &fastMetric{desc: em.desc, valueType: em.family.valueType, value: value, labels: em.base}
+	labels := em.base
 	if len(extra) > 0 {
-		m.labels = mergeLabelPairs(em.base, em.family.extraNames, extra)
+		labels = mergeLabelPairs(em.base, em.family.extraNames, extra)
 	}
+	if em.mf != nil {
+		var m *dto.Metric
+		if em.family.valueType == prometheus.CounterValue {
+			g := em.slab.counter()
+			g.value = value
+			g.counter.Value = &g.value
+			g.metric.Counter = &g.counter
+			m = &g.metric
+		} else {
+			g := em.slab.gauge()
+			g.value = value
+			g.gauge.Value = &g.value
+			g.metric.Gauge = &g.gauge
+			m = &g.metric
+		}
+		m.Label = labels
+		if em.timestamps {
+			ms := em.view.time.UnixMilli()
+			m.TimestampMs = &ms
+		}
+		em.mf.Metric = append(em.mf.Metric, m)
+		return
+	}
+	m := &fastMetric{desc: em.desc, valueType: em.family.valueType, value: value, labels: labels}
 	if em.timestamps {
 		em.ch <- prometheus.NewMetricWithTimestamp(em.view.time.Time, m)
 		return
 	}
 	em.ch <- m
+}
+
+// gatheredCounter and gatheredGauge hold a series and its value in one
+// object; metricSlab hands them out from chunks so that a scrape does a few
+// hundred allocations instead of one per series.
+type gatheredCounter struct {
+	metric  dto.Metric
+	counter dto.Counter
+	value   float64
+}
+
+type gatheredGauge struct {
+	metric dto.Metric
+	gauge  dto.Gauge
+	value  float64
+}
+
+const slabChunk = 512
+
+type metricSlab struct {
+	counters []gatheredCounter
+	gauges   []gatheredGauge
+}
+
+// counter returns a zeroed gatheredCounter. Chunks are never grown in
+// place: earlier series keep pointers into them.
+func (s *metricSlab) counter() *gatheredCounter {
+	if len(s.counters) == cap(s.counters) {
+		s.counters = make([]gatheredCounter, 0, slabChunk)
+	}
+	s.counters = s.counters[:len(s.counters)+1]
+	return &s.counters[len(s.counters)-1]
+}
+
+func (s *metricSlab) gauge() *gatheredGauge {
+	if len(s.gauges) == cap(s.gauges) {
+		s.gauges = make([]gatheredGauge, 0, slabChunk)
+	}
+	s.gauges = s.gauges[:len(s.gauges)+1]
+	return &s.gauges[len(s.gauges)-1]
 }
 
 // fastMetric is a prometheus.Metric with precomputed, shared, sorted label

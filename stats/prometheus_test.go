@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
@@ -83,5 +84,29 @@ container_memory_working_set_bytes{container="nginx",id="/kubepods/burstable/pod
 	}
 	if _, err := NewPrometheusCollector(c, PrometheusOptions{Families: []string{"container_cpu_load_average_10s"}}); err == nil {
 		t.Error("unknown family accepted")
+	}
+}
+
+func TestPrometheusGatherMatchesRegistry(t *testing.T) {
+	c, _ := summaryCollector(t)
+	for _, ts := range []bool{false, true} {
+		p, err := NewPrometheusCollector(c, PrometheusOptions{Timestamps: ts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaRegistry, err := testutil.CollectAndFormat(p, expfmt.TypeTextPlain, PrometheusFamilies()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaGather, err := testutil.GatherAndFormat(p, expfmt.TypeTextPlain, PrometheusFamilies()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(string(viaRegistry), string(viaGather)); diff != "" {
+			t.Errorf("timestamps=%v: Gather differs from a Registry (-registry +gather):\n%s", ts, diff)
+		}
+		if ts && !strings.Contains(string(viaGather), " 1767323046000\n") {
+			t.Error("no timestamps in the exposition")
+		}
 	}
 }
