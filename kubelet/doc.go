@@ -94,4 +94,21 @@
 //     on a one-minute timer.
 //   - Events (the kubelet's event recorder) are not emitted; errors go to
 //     Options.Logger and into container Waiting reasons.
+//   - Restart counts live on the runtime's containers. If a runtime loses a
+//     container entirely (not merely its process), the next instance starts
+//     from restart count 0 with lastState ContainerStatusUnknown; the kubelet
+//     recovers the count from its log directory, which the engine does not
+//     own.
+//
+// # Performance
+//
+// Measured on the fake runtime on a shared 2-core machine (AMD EPYC), with
+//
+//	go test ./kubelet/ -run XXX -bench . -benchtime 50x -count 3
+//
+// one full pass (relist of the whole runtime plus resync) with nothing to do
+// costs about 0.7 ms of CPU for 1,000 pods and 16 ms for 10,000 pods (of
+// which about 7 ms is the fake runtime copying its listing); starting 1,000
+// pods from nothing to Running costs about 33 ms of CPU; the Syncer holds
+// about 2.6 KB per single-container pod in steady state.
 package kubelet
