@@ -28,7 +28,7 @@ import (
 
 var v1TestControllers = []string{"cpu", "cpuacct", "memory", "pids", "blkio"}
 
-func realFS(t *testing.T) FS {
+func realFS(t testing.TB) FS {
 	t.Helper()
 	privtest.Require(t, "sh")
 	fsys, err := NewFS("/proc", "/sys/fs/cgroup")
@@ -50,7 +50,7 @@ func realFS(t *testing.T) FS {
 
 // testCgroup creates /<name> in each v1 test controller and removes it at
 // cleanup, after the processes in it are gone.
-func testCgroup(t *testing.T, fsys FS) string {
+func testCgroup(t testing.TB, fsys FS) string {
 	t.Helper()
 	cg := fmt.Sprintf("/nodekit-stats-test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	for _, ctrl := range v1TestControllers {
@@ -86,7 +86,7 @@ func joinCommand(fsys FS, cg string) string {
 }
 
 // startKilled starts cmd and kills it at cleanup.
-func startKilled(t *testing.T, cmd *exec.Cmd) {
+func startKilled(t testing.TB, cmd *exec.Cmd) {
 	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
