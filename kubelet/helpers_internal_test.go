@@ -92,6 +92,7 @@ func TestOOMScoreAdjust(t *testing.T) {
 		InitContainers: []v1.Container{{Name: "s", RestartPolicy: ptr.To(v1.ContainerRestartPolicyAlways), Resources: res("", "100M", "", "")}},
 		Containers:     []v1.Container{{Name: "a", Resources: res("", "2G", "", "")}},
 	}}
+	limitOnly := &v1.Pod{Spec: v1.PodSpec{Containers: []v1.Container{{Name: "a", Resources: res("", "", "", "400M")}}}}
 	tests := []struct {
 		name string
 		pod  *v1.Pod
@@ -105,6 +106,7 @@ func TestOOMScoreAdjust(t *testing.T) {
 		{"burstable tiny request", burstable("1"), &burstable("1").Spec.Containers[0], 999},
 		{"burstable whole node", burstable("4G"), &burstable("4G").Spec.Containers[0], 3},
 		{"burstable above the node", burstable("8G"), &burstable("8G").Spec.Containers[0], 3},
+		{"limit without request counts as request", limitOnly, &limitOnly.Spec.Containers[0], 900},
 		{"sidecar no worse than regular containers", sidecarPod, &sidecarPod.Spec.InitContainers[0], 500},
 	}
 	for _, tc := range tests {

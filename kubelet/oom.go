@@ -20,7 +20,9 @@ const (
 // Burstable 1000 - 1000*memoryRequest/memoryCapacity clamped to [3, 999]
 // (a sidecar never gets a higher score than the pod's regular container
 // with the smallest memory request). A non-positive memoryCapacity is treated
-// as 1 byte, giving the lowest Burstable score.
+// as 1 byte, giving the lowest Burstable score. A memory limit without a
+// request counts as a request of the same amount, as after the API server's
+// defaulting.
 func OOMScoreAdjust(pod *v1.Pod, container *v1.Container, memoryCapacity int64) int {
 	if memoryCapacity <= 0 {
 		memoryCapacity = 1
@@ -34,12 +36,12 @@ func OOMScoreAdjust(pod *v1.Pod, container *v1.Container, memoryCapacity int64) 
 	case v1.PodQOSBestEffort:
 		return BestEffortOOMScoreAdj
 	}
-	memoryRequest := container.Resources.Requests.Memory().Value()
+	memoryRequest := memoryRequestOf(container)
 	adj := 1000 - (1000*memoryRequest)/memoryCapacity
 	if isSidecar(pod, container) && len(pod.Spec.Containers) > 0 {
-		minRequest := pod.Spec.Containers[0].Resources.Requests.Memory().Value()
+		minRequest := memoryRequestOf(&pod.Spec.Containers[0])
 		for i := range pod.Spec.Containers[1:] {
-			if v := pod.Spec.Containers[i+1].Resources.Requests.Memory().Value(); v < minRequest {
+			if v := memoryRequestOf(&pod.Spec.Containers[i+1]); v < minRequest {
 				minRequest = v
 			}
 		}
@@ -54,6 +56,16 @@ func OOMScoreAdjust(pod *v1.Pod, container *v1.Container, memoryCapacity int64) 
 		return int(adj - 1)
 	}
 	return int(adj)
+}
+
+// memoryRequestOf is the container's memory request, or its memory limit
+// when it has no request, as the API server's defaulting makes it (and as
+// QOSClass assumes) for pods that never went through one.
+func memoryRequestOf(c *v1.Container) int64 {
+	if q, ok := c.Resources.Requests[v1.ResourceMemory]; ok {
+		return q.Value()
+	}
+	return c.Resources.Limits.Memory().Value()
 }
 
 func isSidecar(pod *v1.Pod, c *v1.Container) bool {

@@ -109,34 +109,9 @@ func WithOOMScoreAdj(_ context.Context, in *Input, s *specs.Spec) error {
 	if capacity == 0 {
 		capacity = machineMemory()
 	}
-	adj := kubelet.OOMScoreAdjust(in.Pod, withDefaultedRequests(in.Container), capacity)
+	adj := kubelet.OOMScoreAdjust(in.Pod, in.Container, capacity)
 	s.Process.OOMScoreAdj = &adj
 	return nil
-}
-
-// withDefaultedRequests returns c, or a copy of it whose missing requests
-// are its limits, as the API server's defaulting makes them (and as
-// cgrouplayout.QOSClass assumes), for pods that never went through one.
-func withDefaultedRequests(c *v1.Container) *v1.Container {
-	missing := false
-	for name := range c.Resources.Limits {
-		if _, ok := c.Resources.Requests[name]; !ok {
-			missing = true
-			break
-		}
-	}
-	if !missing {
-		return c
-	}
-	cc := *c
-	cc.Resources.Requests = make(v1.ResourceList, len(c.Resources.Limits)+len(c.Resources.Requests))
-	for k, v := range c.Resources.Limits {
-		cc.Resources.Requests[k] = v
-	}
-	for k, v := range c.Resources.Requests {
-		cc.Resources.Requests[k] = v
-	}
-	return &cc
 }
 
 // WithHostname sets the container's hostname for pods on the pod network:
