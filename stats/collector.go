@@ -569,3 +569,15 @@ func (c *Collector) diskUsage(path string) *DiskUsage {
 	}
 	return &DiskUsage{Dir: du, Filesystem: fsStats}
 }
+
+// WindowSummaries returns the summaries over WindowMinute, WindowTenMinutes
+// and WindowHour, computed from one consistent view of the history.
+func (c *Collector) WindowSummaries(id string) ([]WindowSummary, error) {
+	e, err := c.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return []WindowSummary{e.history.summarize(WindowMinute), e.history.summarize(WindowTenMinutes), e.history.summarize(WindowHour)}, nil
+}

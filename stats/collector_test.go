@@ -295,6 +295,15 @@ func TestCollectorWindowPercentiles(t *testing.T) {
 	if _, err := c.WindowSummary(v1ContainerPath, 0); err == nil {
 		t.Error("zero window accepted")
 	}
+	// The standard windows: the history covers 100 s, so the 10 minute and
+	// 1 hour windows both hold all of it and say so through Covered.
+	all, err := c.WindowSummaries(v1ContainerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0] != m || all[1] != s || all[2].CPUNanoCores != s.CPUNanoCores || all[2].Window != WindowHour || all[2].Covered != 100*time.Second {
+		t.Errorf("WindowSummaries = %+v", all)
+	}
 }
 
 func TestComputePercentilesSmall(t *testing.T) {

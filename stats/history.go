@@ -111,7 +111,7 @@ func rates(a, b *point) Rates {
 }
 
 // Standard summary windows, as in cAdvisor's derived stats.
-var (
+const (
 	// WindowMinute is a one-minute summary window.
 	WindowMinute = time.Minute
 	// WindowTenMinutes is a ten-minute summary window.
