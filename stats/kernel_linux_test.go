@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,13 +22,18 @@ import (
 	"github.com/nodekit/nodekit/internal/privtest"
 )
 
-// Real-kernel tests. They need root and a cgroup v1 hierarchy (memory, cpu,
-// cpuacct, pids) at /sys/fs/cgroup, like the development machine (hybrid,
-// kernel 6.18). They create uniquely named cgroups and remove them in
-// t.Cleanup.
+// Real-kernel tests. They need root and either cgroup v1 controllers
+// (memory, cpu, cpuacct, pids, blkio) at /sys/fs/cgroup, like the development
+// machine (hybrid, kernel 6.18), or a unified cgroup2 hierarchy whose root
+// delegates cpu, io, memory and pids to its children. They create uniquely
+// named cgroups and remove them in t.Cleanup. Only the v1 path has run on
+// the development machine; the v2 path follows the same steps with the v2
+// file names.
 
 var v1TestControllers = []string{"cpu", "cpuacct", "memory", "pids", "blkio"}
 
+// realFS returns an FS on the live hierarchy, or skips (fails when
+// privileged tests are required) when it cannot host the tests.
 func realFS(t testing.TB) FS {
 	t.Helper()
 	privtest.Require(t, "sh")
@@ -35,26 +41,65 @@ func realFS(t testing.TB) FS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := fsys.Layout()
-	for _, c := range []Controller{ControllerCPU, ControllerCPUAcct, ControllerMemory, ControllerPids} {
-		if l.Version(c) != V1 {
-			msg := fmt.Sprintf("needs cgroup v1 %s (layout %v); the v2 variant of this test is not written yet", c, l.Mode)
-			if privtest.Required() {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+	if msg := realLayoutProblem(fsys); msg != "" {
+		if privtest.Required() {
+			t.Fatal(msg)
 		}
+		t.Skip(msg)
 	}
 	return fsys
 }
 
-// testCgroup creates /<name> in each v1 test controller and removes it at
-// cleanup, after the processes in it are gone.
-func testCgroup(t testing.TB, fsys FS) string {
+func realLayoutProblem(fsys FS) string {
+	l := fsys.Layout()
+	needed := []Controller{ControllerCPU, ControllerCPUAcct, ControllerMemory, ControllerPids, ControllerIO}
+	allV1, allV2 := true, l.Mode == ModeUnified
+	for _, c := range needed {
+		allV1 = allV1 && l.Version(c) == V1
+		allV2 = allV2 && l.Version(c) == V2
+	}
+	switch {
+	case allV1:
+		return ""
+	case allV2:
+		b, err := os.ReadFile(filepath.Join(fsys.CgroupRoot(), "cgroup.subtree_control"))
+		if err != nil {
+			return err.Error()
+		}
+		for _, c := range []string{"cpu", "io", "memory", "pids"} {
+			if !slices.Contains(strings.Fields(string(b)), c) {
+				return fmt.Sprintf("the cgroup2 root does not delegate %s to its children (cgroup.subtree_control: %q)", c, strings.TrimSpace(string(b)))
+			}
+		}
+		return ""
+	}
+	return fmt.Sprintf("needs cgroup v1 cpu, cpuacct, memory, pids and blkio, or a unified cgroup2 hierarchy (layout %v %v)", l.Mode, l.Versions)
+}
+
+// realCgroup is a uniquely named cgroup on the live hierarchy.
+type realCgroup struct {
+	fs   FS
+	path string
+	v2   bool
+	// dirs maps v1 controller names (or "" for v2) to the cgroup's
+	// directory.
+	dirs map[string]string
+}
+
+// testCgroup creates a test cgroup and removes it at cleanup, after the
+// processes in it are gone.
+func testCgroup(t testing.TB, fsys FS) *realCgroup {
 	t.Helper()
-	cg := fmt.Sprintf("/nodekit-stats-test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	for _, ctrl := range v1TestControllers {
-		dir := filepath.Join(fsys.CgroupRoot(), ctrl, cg)
+	rc := &realCgroup{fs: fsys, path: fmt.Sprintf("/nodekit-stats-test-%d-%d", os.Getpid(), time.Now().UnixNano()), dirs: map[string]string{}}
+	if fsys.Layout().Mode == ModeUnified {
+		rc.v2 = true
+		rc.dirs[""] = filepath.Join(fsys.CgroupRoot(), rc.path)
+	} else {
+		for _, ctrl := range v1TestControllers {
+			rc.dirs[ctrl] = filepath.Join(fsys.CgroupRoot(), ctrl, rc.path)
+		}
+	}
+	for _, dir := range rc.dirs {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -72,17 +117,69 @@ func testCgroup(t testing.TB, fsys FS) string {
 			}
 		})
 	}
-	return cg
+	return rc
 }
 
-// joinCommand returns a shell prefix moving the shell into cg in every test
-// controller, so that what it execs is accounted from its first instruction.
-func joinCommand(fsys FS, cg string) string {
+// join returns a shell prefix moving the shell into the cgroup (in every
+// hierarchy), so that what it execs is accounted from its first
+// instruction.
+func (rc *realCgroup) join() string {
 	var b strings.Builder
-	for _, ctrl := range v1TestControllers {
-		fmt.Fprintf(&b, "echo $$ > %s && ", filepath.Join(fsys.CgroupRoot(), ctrl, cg, "cgroup.procs"))
+	for _, dir := range rc.dirs {
+		fmt.Fprintf(&b, "echo $$ > %s && ", filepath.Join(dir, "cgroup.procs"))
 	}
 	return b.String()
+}
+
+// addPID moves pid into the cgroup.
+func (rc *realCgroup) addPID(t testing.TB, pid int) {
+	t.Helper()
+	for _, dir := range rc.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// maxCPUWeight gives the cgroup the largest CPU weight, so that its one busy
+// task gets a whole core on a machine shared with compilers (the group
+// competes as one entity; the task's nice value does not help).
+func (rc *realCgroup) maxCPUWeight(t testing.TB) {
+	t.Helper()
+	dir, file, value := rc.dirs["cpu"], "cpu.shares", "262144"
+	if rc.v2 {
+		dir, file, value = rc.dirs[""], "cpu.weight", "10000"
+	}
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawCPUNanos reads the cgroup's CPU usage straight from the kernel file.
+func (rc *realCgroup) rawCPUNanos(t testing.TB) uint64 {
+	if rc.v2 {
+		return readRawKey(t, filepath.Join(rc.dirs[""], "cpu.stat"), "usage_usec") * 1000
+	}
+	return readRawUint(t, filepath.Join(rc.dirs["cpuacct"], "cpuacct.usage"))
+}
+
+// rawMemoryUsage reads the cgroup's memory usage straight from the kernel.
+func (rc *realCgroup) rawMemoryUsage(t testing.TB) uint64 {
+	if rc.v2 {
+		return readRawUint(t, filepath.Join(rc.dirs[""], "memory.current"))
+	}
+	return readRawUint(t, filepath.Join(rc.dirs["memory"], "memory.usage_in_bytes"))
+}
+
+// remove deletes the cgroup now, as the runtime does when a container
+// stops.
+func (rc *realCgroup) remove(t testing.TB) {
+	t.Helper()
+	for _, dir := range rc.dirs {
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // startKilled starts cmd and kills it at cleanup.
@@ -97,9 +194,9 @@ func startKilled(t testing.TB, cmd *exec.Cmd) {
 	})
 }
 
-func readRawUint(t *testing.T, fsys FS, ctrl, cg, file string) uint64 {
+func readRawUint(t testing.TB, path string) uint64 {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fsys.CgroupRoot(), ctrl, cg, file))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,16 +207,33 @@ func readRawUint(t *testing.T, fsys FS, ctrl, cg, file string) uint64 {
 	return v
 }
 
-func TestRealCgroupCPU(t *testing.T) {
-	fsys := realFS(t)
-	cg := testCgroup(t, fsys)
-	// The machine is shared with compilers: give the test group the largest
-	// weight so that its one busy task gets a whole core (in cgroup v1 the
-	// group competes as one entity; the task's nice value does not help).
-	if err := os.WriteFile(filepath.Join(fsys.CgroupRoot(), "cpu", cg, "cpu.shares"), []byte("262144"), 0o644); err != nil {
+// readRawKey reads the value of key in a flat-keyed file with strconv, not
+// with this package's parser.
+func readRawKey(t testing.TB, path, key string) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	burner := exec.Command("sh", "-c", joinCommand(fsys, cg)+"exec sh -c 'while :; do :; done'")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
+			v, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("%s has no %s", path, key)
+	return 0
+}
+
+func TestRealCgroupCPU(t *testing.T) {
+	fsys := realFS(t)
+	rc := testCgroup(t, fsys)
+	cg := rc.path
+	rc.maxCPUWeight(t)
+	burner := exec.Command("sh", "-c", rc.join()+"exec sh -c 'while :; do :; done'")
 	startKilled(t, burner)
 
 	c, err := NewCollector(fsys, Options{Mask: MaskDefault | MaskProcesses})
@@ -141,7 +255,7 @@ func TestRealCgroupCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	run1, t1 := schedRunNanos(t, burner.Process.Pid), time.Now()
-	raw := readRawUint(t, fsys, "cpuacct", cg, "cpuacct.usage")
+	raw := rc.rawCPUNanos(t)
 	r, ok, err := c.Rates(cg)
 	if err != nil || !ok || !r.HasCPU {
 		t.Fatalf("Rates: %+v %v %v", r, ok, err)
@@ -158,7 +272,7 @@ func TestRealCgroupCPU(t *testing.T) {
 	// The raw counter read just after the sample is ahead by at most the
 	// few milliseconds between the two reads.
 	if s.Stats.CPU.UsageNanos > raw || raw-s.Stats.CPU.UsageNanos > 100_000_000 {
-		t.Errorf("sample usage %d vs raw cpuacct.usage %d read right after", s.Stats.CPU.UsageNanos, raw)
+		t.Errorf("sample usage %d vs raw usage %d read right after", s.Stats.CPU.UsageNanos, raw)
 	}
 	if s.Stats.Processes.Processes != 1 || s.Stats.Pids.Current != 1 {
 		t.Errorf("processes %d, pids.current %d, want 1 and 1", s.Stats.Processes.Processes, s.Stats.Pids.Current)
@@ -182,12 +296,13 @@ func schedRunNanos(t *testing.T, pid int) uint64 {
 
 func TestRealCgroupMemory(t *testing.T) {
 	fsys := realFS(t)
-	cg := testCgroup(t, fsys)
+	rc := testCgroup(t, fsys)
+	cg := rc.path
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", "-c", joinCommand(fsys, cg)+"exec "+self)
+	cmd := exec.Command("sh", "-c", rc.join()+"exec "+self)
 	cmd.Env = append(os.Environ(), helperEnv+"=alloc64")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -219,7 +334,7 @@ func TestRealCgroupMemory(t *testing.T) {
 	if err := r.Stat(cg, MaskMemory, &s); err != nil {
 		t.Fatal(err)
 	}
-	rawUsage := readRawUint(t, fsys, "memory", cg, "memory.usage_in_bytes")
+	rawUsage := rc.rawMemoryUsage(t)
 	m := s.Memory
 	t.Logf("64 MiB helper: before %d, after: usage %d, working set %d, rss %d, cache %d, inactive_file %d",
 		base.Memory.WorkingSetBytes, m.UsageBytes, m.WorkingSetBytes, m.RSSBytes, m.CacheBytes, m.InactiveFileBytes)
@@ -233,7 +348,7 @@ func TestRealCgroupMemory(t *testing.T) {
 		t.Errorf("rss %d below the 64 MiB touched", m.RSSBytes)
 	}
 	if d := int64(rawUsage) - int64(m.UsageBytes); d < -1<<20 || d > 1<<20 {
-		t.Errorf("usage %d vs raw memory.usage_in_bytes %d", m.UsageBytes, rawUsage)
+		t.Errorf("usage %d vs raw usage file %d", m.UsageBytes, rawUsage)
 	}
 	if m.WorkingSetBytes != m.UsageBytes-min(m.UsageBytes, m.InactiveFileBytes) {
 		t.Errorf("working set %d != usage %d - inactive_file %d", m.WorkingSetBytes, m.UsageBytes, m.InactiveFileBytes)
@@ -242,7 +357,8 @@ func TestRealCgroupMemory(t *testing.T) {
 
 func TestRealCgroupVanishes(t *testing.T) {
 	fsys := realFS(t)
-	cg := testCgroup(t, fsys)
+	rc := testCgroup(t, fsys)
+	cg := rc.path
 	c, err := NewCollector(fsys, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -253,11 +369,7 @@ func TestRealCgroupVanishes(t *testing.T) {
 	if err := c.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, ctrl := range v1TestControllers {
-		if err := os.Remove(filepath.Join(fsys.CgroupRoot(), ctrl, cg)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rc.remove(t)
 	if err := c.Refresh(context.Background()); err != nil {
 		t.Fatalf("a vanished cgroup is not a pass error: %v", err)
 	}
@@ -279,18 +391,15 @@ func TestRealNetworkNamespace(t *testing.T) {
 	a.AddAddr(t, "veth-a", "10.231.0.1/24")
 	b.AddAddr(t, "veth-b", "10.231.0.2/24")
 
-	cg := testCgroup(t, fsys)
+	rc := testCgroup(t, fsys)
+	cg := rc.path
 	ctx := context.Background()
 	// ip netns exec mounts a fresh /sys, hiding the cgroup mounts: move the
 	// process into the test cgroup from here instead.
 	sleeper := a.Command(ctx, "sleep", "600")
 	startKilled(t, sleeper)
 	pid := sleeper.Process.Pid
-	for _, ctrl := range v1TestControllers {
-		if err := os.WriteFile(filepath.Join(fsys.CgroupRoot(), ctrl, cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rc.addPID(t, pid)
 	// Wait until the process runs inside namespace a.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -414,12 +523,9 @@ func TestRealUnifiedCPUAndPressure(t *testing.T) {
 	// work does not starve it (see TestRealCgroupCPU).
 	join := fmt.Sprintf("echo $$ > %s && ", filepath.Join(dir, "cgroup.procs"))
 	if root != "/sys/fs/cgroup" {
-		v1fs := realFS(t)
-		v1cg := testCgroup(t, v1fs)
-		if err := os.WriteFile(filepath.Join(v1fs.CgroupRoot(), "cpu", v1cg, "cpu.shares"), []byte("262144"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		join += joinCommand(v1fs, v1cg)
+		v1 := testCgroup(t, realFS(t))
+		v1.maxCPUWeight(t)
+		join += v1.join()
 	}
 	burner := exec.Command("sh", "-c", join+"exec sh -c 'while :; do :; done'")
 	startKilled(t, burner)
