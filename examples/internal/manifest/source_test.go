@@ -3,8 +3,8 @@ package manifest
 import (
 	"context"
 	"errors"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
