@@ -40,6 +40,11 @@ type Options struct {
 	// DirUsage measures Target.RootfsPath and LogsPath. Default: a
 	// DirUsageCache with its defaults (1 minute TTL, 1 s budget per walk).
 	DirUsage DirUsageMeter
+	// SystemContainers maps the names of the Summary's node system
+	// containers ("pods", "kubelet", "runtime", "misc") to cgroup paths,
+	// for example {"pods": "/kubepods"}. They are sampled with the node and
+	// exported in Summary.Node.SystemContainers and as Prometheus series.
+	SystemContainers map[string]string
 	// NodePID is a process in the node's network namespace, used for node
 	// network figures. Default 1; negative disables node network figures.
 	NodePID int
@@ -97,11 +102,33 @@ type Collector struct {
 	targets map[string]*entry
 	order   []*entry // sorted by ID; rebuilt on Add/Remove
 	node    *entry
+	// system holds the node's system containers, sorted by name; fixed at
+	// construction.
+	system []systemContainer
 
 	passMu  sync.Mutex // serialises passes; guards readers
 	readers []*Reader
 	running atomic.Bool
 	refresh chan struct{}
+}
+
+// systemContainer is a named node-level cgroup (Summary system container).
+type systemContainer struct {
+	name  string
+	entry *entry
+}
+
+// allEntries returns the node and system-container entries followed by
+// the targets, the set a pass or a scrape walks.
+func (c *Collector) allEntries() []*entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	work := make([]*entry, 0, len(c.order)+1+len(c.system))
+	work = append(work, c.node)
+	for _, sc := range c.system {
+		work = append(work, sc.entry)
+	}
+	return append(work, c.order...)
 }
 
 // entry is the state of one target. Fields below mu are guarded by it;
@@ -149,6 +176,13 @@ func NewCollector(fs FS, opts Options) (*Collector, error) {
 		refresh: make(chan struct{}, 1),
 	}
 	c.node = &entry{target: Target{ID: "/", PID: opts.NodePID}, history: newRing(opts.HistoryLength)}
+	for name, p := range opts.SystemContainers {
+		if err := validateCgroupPath(p); err != nil || p == "/" {
+			return nil, fmt.Errorf("stats: NewCollector: field SystemContainers[%q]: %q is not a non-root cgroup path: %w", name, p, ErrInvalidTarget)
+		}
+		c.system = append(c.system, systemContainer{name: name, entry: &entry{target: Target{ID: p}, history: newRing(opts.HistoryLength)}})
+	}
+	sort.Slice(c.system, func(i, j int) bool { return c.system[i].name < c.system[j].name })
 	for range opts.Workers {
 		c.readers = append(c.readers, fs.NewReader())
 	}
@@ -281,11 +315,7 @@ func (c *Collector) Refresh(ctx context.Context) error {
 func (c *Collector) pass(ctx context.Context) error {
 	c.passMu.Lock()
 	defer c.passMu.Unlock()
-	c.mu.RLock()
-	work := make([]*entry, 0, len(c.order)+1)
-	work = append(work, c.node)
-	work = append(work, c.order...)
-	c.mu.RUnlock()
+	work := c.allEntries()
 
 	workers := min(c.opts.Workers, (len(work)+63)/64)
 	var next atomic.Int64
@@ -400,6 +430,11 @@ func (c *Collector) sample(r *Reader, e *entry) error {
 func (c *Collector) lookup(id string) (*entry, error) {
 	if id == "/" {
 		return c.node, nil
+	}
+	for _, sc := range c.system {
+		if sc.entry.target.ID == id {
+			return sc.entry, nil
+		}
 	}
 	c.mu.RLock()
 	e, ok := c.targets[id]

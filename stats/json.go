@@ -15,6 +15,8 @@ type Snapshot struct {
 	Machine Machine `json:"machine"`
 	// Node is the root cgroup.
 	Node TargetSnapshot `json:"node"`
+	// SystemContainers maps Options.SystemContainers names to their state.
+	SystemContainers map[string]TargetSnapshot `json:"systemContainers,omitempty"`
 	// Targets are sorted by ID.
 	Targets []TargetSnapshot `json:"targets"`
 }
@@ -40,6 +42,12 @@ func (c *Collector) Snapshot() Snapshot {
 	s := Snapshot{Time: c.opts.Clock.Now(), Machine: c.machine, Node: c.node.snapshot(), Targets: make([]TargetSnapshot, 0, len(order))}
 	for _, e := range order {
 		s.Targets = append(s.Targets, e.snapshot())
+	}
+	for _, sc := range c.system {
+		if s.SystemContainers == nil {
+			s.SystemContainers = map[string]TargetSnapshot{}
+		}
+		s.SystemContainers[sc.name] = sc.entry.snapshot()
 	}
 	return s
 }

@@ -270,12 +270,7 @@ func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 // registry sorts series (by label values, container first), with the
 // targets' base label pairs.
 func (p *PrometheusCollector) snapshot() ([]entryView, [][]*dto.LabelPair) {
-	c := p.c
-	c.mu.RLock()
-	work := make([]*entry, 0, len(c.order)+1)
-	work = append(work, c.node)
-	work = append(work, c.order...)
-	c.mu.RUnlock()
+	work := p.c.allEntries()
 	views := make([]entryView, 0, len(work))
 	for _, e := range work {
 		if v, ok := e.view(); ok {

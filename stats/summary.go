@@ -14,7 +14,8 @@ const defaultInterfaceName = "eth0"
 
 // Summary builds the kubelet Summary API document from the newest samples.
 //
-// Node figures come from the root cgroup, node memory AvailableBytes is the
+// Node figures come from the root cgroup (system containers from
+// Options.SystemContainers), node memory AvailableBytes is the
 // machine's MemTotal minus the working set (as the kubelet computes it),
 // and node network figures from NodePID's namespace. Targets sharing a
 // PodUID form a pod: the pod's CPU and memory come from its pod-level target
@@ -137,6 +138,20 @@ func (c *Collector) nodeStats(nodeName string) statsapi.NodeStats {
 	n.IO = v.ioStats()
 	n.Network = v.networkStats()
 	n.Swap = v.swapStats()
+	for _, sc := range c.system {
+		sv, ok := sc.entry.view()
+		if !ok {
+			continue
+		}
+		n.SystemContainers = append(n.SystemContainers, statsapi.ContainerStats{
+			Name:      sc.name,
+			StartTime: sv.firstSeen,
+			CPU:       sv.cpuStats(),
+			Memory:    sv.memoryStats(),
+			IO:        sv.ioStats(),
+			Swap:      sv.swapStats(),
+		})
+	}
 	return n
 }
 

@@ -2,6 +2,9 @@ package stats
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -125,5 +128,33 @@ func TestSummaryGoldenV2(t *testing.T) {
 	}
 	if db.CPU.PSI == nil || db.CPU.PSI.Some.Total != 1234567000 {
 		t.Errorf("PSI = %+v, want total in ns", db.CPU.PSI)
+	}
+}
+
+func TestSummarySystemContainers(t *testing.T) {
+	f := newLiveFixture(t)
+	c := f.collector(Options{SystemContainers: map[string]string{"pods": "/kubepods/burstable", "misc": "/kubepods/gone"}})
+	// /kubepods/burstable has only cgroup.procs in the fixture: give it the
+	// pod's files.
+	for _, pair := range [][2]string{{"cpuacct", "cpuacct.usage"}, {"cpuacct", "cpuacct.stat"}, {"cpu", "cpu.stat"}, {"cpu", "cpu.cfs_quota_us"},
+		{"cpu", "cpu.cfs_period_us"}, {"cpu", "cpu.shares"}, {"memory", "memory.usage_in_bytes"}, {"memory", "memory.max_usage_in_bytes"},
+		{"memory", "memory.failcnt"}, {"memory", "memory.stat"}, {"memory", "memory.limit_in_bytes"},
+		{"blkio", "blkio.throttle.io_service_bytes_recursive"}, {"blkio", "blkio.throttle.io_serviced_recursive"}, {"pids", "pids.current"}, {"pids", "pids.max"}} {
+		b, err := os.ReadFile(filepath.Join(f.root, "cgroup", pair[0], v1PodPath, pair[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.write(filepath.Join("cgroup", pair[0], "kubepods/burstable", pair[1]), string(b))
+	}
+	f.refresh(c)
+	s := c.Summary("n")
+	if len(s.Node.SystemContainers) != 1 || s.Node.SystemContainers[0].Name != "pods" || s.Node.SystemContainers[0].Memory == nil {
+		t.Errorf("system containers: %+v", s.Node.SystemContainers)
+	}
+	if st, err := c.Status("/kubepods/gone"); err != nil || !errors.Is(st.LastError, ErrNotFound) {
+		t.Errorf("missing system container: %+v %v", st, err)
+	}
+	if _, err := NewCollector(f.fs, Options{SystemContainers: map[string]string{"pods": "kubepods"}}); !errors.Is(err, ErrInvalidTarget) {
+		t.Errorf("relative system container path: %v", err)
 	}
 }
