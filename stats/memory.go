@@ -64,9 +64,11 @@ type MemoryStats struct {
 	// Failcnt is the number of times usage hit the limit (v1 memory.failcnt;
 	// on v2 the "max" count of memory.events, the closest equivalent).
 	Failcnt uint64 `json:"failcnt"`
-	// Events holds v2 memory.events; zero on v1 except OOMKill, which v1
-	// reports in memory.oom_control (not read) and is left 0.
+	// Events holds v2 memory.events (valid when HasEvents); v1 has no
+	// equivalent file.
 	Events MemoryEvents `json:"events"`
+	// HasEvents reports whether Events was read (cgroup v2, not the root).
+	HasEvents bool `json:"hasEvents"`
 }
 
 // MemoryEvents is cgroup v2 memory.events.

@@ -151,6 +151,8 @@ var promFamilies = []promFamily{
 			em.emit(float64(m.HierarchicalPageFaults), "pgfault", "hierarchy")
 			em.emit(float64(m.HierarchicalMajorPageFaults), "pgmajfault", "hierarchy")
 		}},
+	counter("container_oom_events_total", "Count of out of memory events observed for the container", MaskMemory,
+		func(s *CgroupStats) (float64, bool) { return float64(s.Memory.Events.OOMKill), s.Memory.HasEvents }),
 	gauge("container_spec_memory_limit_bytes", "Memory limit for the container.", MaskLimits,
 		always(func(s *CgroupStats) float64 { return specMemoryValue(&s.Memory) })),
 	gauge("container_spec_cpu_period", "CPU period of the container.", MaskLimits,

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 func TestPrometheusGoldenV1(t *testing.T) {
@@ -108,5 +110,32 @@ func TestPrometheusGatherMatchesRegistry(t *testing.T) {
 		if ts && !strings.Contains(string(viaGather), " 1767323046000\n") {
 			t.Error("no timestamps in the exposition")
 		}
+	}
+}
+
+func TestPrometheusGoldenV2(t *testing.T) {
+	clk := clocktesting.NewFakeClock(fixtureStart)
+	c, err := NewCollector(fixtureFS(t, "v2"), Options{Clock: clk, Mask: MaskDefault | MaskPSI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add(Target{ID: v2CtrPath, Pod: types.NamespacedName{Namespace: "default", Name: "batch-1"}, PodUID: fixturePodUID2,
+		Container: "worker", Name: fixtureCID2, Image: "busybox:1.37", PID: 4242}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPrometheusCollector(c, PrometheusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := testutil.GatherAndFormat(p, expfmt.TypeTextPlain, PrometheusFamilies()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, "prometheus-v2.txt", got)
+	if !strings.Contains(string(got), `container_oom_events_total{container="worker"`) {
+		t.Error("no container_oom_events_total from memory.events")
 	}
 }

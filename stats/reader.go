@@ -326,6 +326,7 @@ func (r *Reader) readMemoryV2(dir, p string, out *MemoryStats) error {
 	if err := parseMemoryEvents(b, &out.Events); err != nil {
 		return err
 	}
+	out.HasEvents = true
 	out.Failcnt = out.Events.Max
 	if b, err = r.read(dir, p, "memory.stat"); err != nil {
 		return err
