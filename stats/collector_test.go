@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -505,5 +506,13 @@ func TestCollectorRefreshRestartsRunInterval(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestPointSize pins the size of a history point, which doc.go and the
+// bytes/container budget rely on.
+func TestPointSize(t *testing.T) {
+	if got := unsafe.Sizeof(point{}); got != 72 {
+		t.Errorf("history point is %d bytes, doc.go says 72", got)
 	}
 }

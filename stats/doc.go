@@ -77,8 +77,9 @@
 //     cpuacct.usage and v2 cpu.stat are precise.
 //   - Window summaries cover only the history kept: with the default 120
 //     samples at 1 s, the 10 minute and 1 hour windows report Covered < Window.
-//     Set Options.HistoryLength to 3600 for an exact hour (about 260 KB per
-//     target).
+//     Set Options.HistoryLength to 3600 for an exact hour: a history
+//     point is 72 bytes (TestPointSize), so 3600 points are 259 KB per
+//     target.
 //   - Differences from cAdvisor: the "hierarchy" scope of
 //     container_memory_failures_total uses v1 total_pgfault (cAdvisor repeats
 //     pgfault); container_last_seen is the sample time, not the scrape time;
