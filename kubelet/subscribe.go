@@ -18,6 +18,10 @@ type StatusUpdate struct {
 	// Deleted is set once the pod was terminated, removed from the runtime
 	// and forgotten (after DeletePod, or when SetPods dropped it).
 	Deleted bool
+	// Pod is the pod's definition as the Syncer held it when the update
+	// was made (probers read the containers' probes from it). It is shared
+	// and must not be modified.
+	Pod *v1.Pod
 }
 
 // subscriber coalesces updates per pod so that a slow reader never blocks

@@ -276,7 +276,7 @@ func (s *Syncer) publish(ps *podState, st *v1.PodStatus) {
 	if _, ok := s.pods[ps.uid]; !ok || ps.pod == nil {
 		return
 	}
-	s.notifyLocked(StatusUpdate{UID: ps.uid, Namespace: ps.pod.Namespace, Name: ps.pod.Name, Status: st})
+	s.notifyLocked(StatusUpdate{UID: ps.uid, Namespace: ps.pod.Namespace, Name: ps.pod.Name, Status: st, Pod: ps.pod})
 }
 
 // forget drops a removed pod.
@@ -285,7 +285,7 @@ func (s *Syncer) forget(ps *podState) {
 	defer s.mu.Unlock()
 	if cur, ok := s.pods[ps.uid]; ok && cur == ps {
 		delete(s.pods, ps.uid)
-		s.notifyLocked(StatusUpdate{UID: ps.uid, Namespace: ps.pod.Namespace, Name: ps.pod.Name, Status: ps.status, Deleted: true})
+		s.notifyLocked(StatusUpdate{UID: ps.uid, Namespace: ps.pod.Namespace, Name: ps.pod.Name, Status: ps.status, Deleted: true, Pod: ps.pod})
 	}
 }
 

@@ -385,6 +385,22 @@ func (s *Syncer) PodStatus(uid types.UID) (*v1.PodStatus, bool) {
 	return ps.status.DeepCopy(), true
 }
 
+// Pods returns the pods the Syncer holds (desired, or terminating and not
+// yet forgotten), in no particular order. The pods are shared and must not
+// be modified. A prober that subscribes after pods were given uses it to
+// catch up (see Subscribe).
+func (s *Syncer) Pods() []*v1.Pod {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*v1.Pod, 0, len(s.pods))
+	for _, ps := range s.pods {
+		if ps.pod != nil {
+			out = append(out, ps.pod)
+		}
+	}
+	return out
+}
+
 // Trigger asks for a sync of the pod and a fresh status, for example
 // because a probe result changed. Unknown pods are ignored.
 func (s *Syncer) Trigger(uid types.UID) {

@@ -1,0 +1,72 @@
+// Package prober runs the liveness, readiness and startup probes of pods
+// as the kubelet does (pkg/kubelet/prober and pkg/probe), and gives the
+// results to the kubelet package's Syncer through its ProbeResults seam.
+//
+// A Manager keeps one worker per pod, container (regular, or restartable
+// init container) and probe type. A worker follows the container through
+// the pod status: when a new container instance appears it records the
+// kubelet's initial result (readiness Failure, liveness Success, startup
+// Unknown), waits initialDelaySeconds from the container's start, then
+// probes every periodSeconds with timeoutSeconds, and records Success
+// after successThreshold successes in a row and Failure after
+// failureThreshold failures in a row (API defaults 1 s, 10 s, 1 and 3
+// when a pod leaves them zero). Liveness and readiness probes wait until
+// the startup probe succeeded; after a liveness or startup failure the
+// worker holds its result until the runtime reports a new container
+// instance. A probe that errors (the runtime could not exec, a named port
+// does not exist) is retried three times and its result thrown away.
+//
+// Probe actions are the kubelet's: exec through Runtime.ExecSync with the
+// timeout enforced (a timeout fails the probe) and output capped at
+// 10 KiB; httpGet with scheme, host (default the pod IP), path, port by
+// number or name and headers, User-Agent kube-probe/<major.minor>,
+// Accept */*, no keep-alive, redirects followed only to the same host (a
+// redirect elsewhere is success with a warning), status 200-399 success,
+// body capped at 10 KiB; tcpSocket (a connection is success); and gRPC
+// (grpc.health.v1.Health/Check with the service name, SERVING is
+// success).
+//
+// Every result change calls Source.Trigger, so the Syncer at once
+// restarts a container whose liveness or startup probe failed (with the
+// probe's terminationGracePeriodSeconds, subject to restart policy and
+// backoff), marks containers ready or not and sets the ContainersReady
+// and Ready conditions, lets the next init container start once a
+// sidecar's startup probe succeeded, and notifies its subscribers.
+//
+// # Usage
+//
+//	pm := prober.New(rt, prober.Options{})
+//	s := kubelet.New(rt, kubelet.Options{Probes: pm})
+//	go s.Run(ctx)
+//	go pm.Run(ctx, s)     // follows s.Subscribe, calls s.Trigger
+//	_ = s.SetPods(pods)
+//
+// # Concurrency
+//
+// A Manager is safe for concurrent use; ProbeResult may be called from any
+// goroutine. Only one Run may be active at a time; workers run only while
+// Run is active and end with it.
+//
+// # Caveats
+//
+// Where the prober differs from the kubelet, and why:
+//
+//   - Workers start when the Manager first sees the pod in a status update
+//     (or at the start of Run), not from the pod worker's SyncPod; a
+//     worker follows the container through Source.PodStatus as the
+//     kubelet's follows the status manager.
+//   - A probe whose definition changes gets a new worker (the kubelet does
+//     not support probe updates because the API makes them immutable;
+//     pods given to a Syncer need not come from an API server). The
+//     Syncer restarts such a container anyway.
+//   - Probe outcomes are logged to Options.Logger instead of being
+//     recorded as Unhealthy events, and there are no prober metrics.
+//   - gRPC probes connect with grpc.NewClient and WaitForReady instead of
+//     the deprecated blocking dial; either way an unreachable server fails
+//     the probe after timeoutSeconds.
+//   - The HTTP transport is a plain net/http one (the kubelet adds
+//     apimachinery's HTTP/2 defaults); probes are HTTP/1.1.
+//   - The start jitter (a worker created within one period of the
+//     Manager's creation first waits a random part of its period) uses
+//     the Manager's clock, so tests on a fake clock control it.
+package prober

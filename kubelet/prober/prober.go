@@ -1,0 +1,139 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/nodekit/nodekit/kubelet"
+)
+
+// outcome is the result of one probe action, as the kubelet's
+// probe.Result: Warning counts as success (an HTTP redirect to another
+// host that was not followed).
+type outcome int
+
+const (
+	outcomeUnknown outcome = iota
+	outcomeSuccess
+	outcomeWarning
+	outcomeFailure
+)
+
+func (o outcome) String() string {
+	switch o {
+	case outcomeSuccess:
+		return "success"
+	case outcomeWarning:
+		return "warning"
+	case outcomeFailure:
+		return "failure"
+	}
+	return "unknown"
+}
+
+// maxProbeRetries is how often a probe action that errors (as opposed to
+// failing) is tried before its error is reported.
+const maxProbeRetries = 3
+
+// prober runs probe actions (the kubelet's prober).
+type prober struct {
+	rt        kubelet.Runtime
+	log       *slog.Logger
+	http      *http.Client
+	userAgent string
+}
+
+func newProber(rt kubelet.Runtime, opts Options) *prober {
+	tr := opts.HTTPTransport
+	if tr == nil {
+		tr = newProbeTransport()
+	}
+	return &prober{
+		rt:        rt,
+		log:       opts.Logger,
+		http:      &http.Client{Transport: tr, CheckRedirect: redirectChecker},
+		userAgent: "kube-probe/" + opts.KubeVersion,
+	}
+}
+
+// probe runs one probe of container and returns its result; an error
+// means the result must be thrown away (the kubelet's prober.probe).
+func (pb *prober) probe(ctx context.Context, t kubelet.ProbeType, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string) (kubelet.ProbeResult, error) {
+	if p == nil {
+		return kubelet.ProbeSuccess, nil
+	}
+	result, output, err := pb.runProbeWithRetries(ctx, p, pod, status, c, containerID, maxProbeRetries)
+	if err != nil || (result != outcomeSuccess && result != outcomeWarning) {
+		if err != nil {
+			pb.log.Info("probe errored", "probeType", t, "pod", pod.Namespace+"/"+pod.Name, "podUID", pod.UID, "containerName", c.Name, "result", result, "err", err)
+		} else {
+			pb.log.Info("probe failed", "probeType", t, "pod", pod.Namespace+"/"+pod.Name, "podUID", pod.UID, "containerName", c.Name, "output", output)
+		}
+		return kubelet.ProbeFailure, err
+	}
+	if result == outcomeWarning {
+		pb.log.Info("probe succeeded with a warning", "probeType", t, "pod", pod.Namespace+"/"+pod.Name, "containerName", c.Name, "output", output)
+	}
+	return kubelet.ProbeSuccess, nil
+}
+
+// runProbeWithRetries tries a probe that errors up to retries times and
+// returns the last outcome.
+func (pb *prober) runProbeWithRetries(ctx context.Context, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string, retries int) (outcome, string, error) {
+	var (
+		result outcome
+		output string
+		err    error
+	)
+	for range retries {
+		result, output, err = pb.runProbe(ctx, p, pod, status, c, containerID)
+		if err == nil || ctx.Err() != nil {
+			return result, output, err
+		}
+	}
+	return result, output, err
+}
+
+// runProbe runs the probe's action once.
+func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string) (outcome, string, error) {
+	timeout := time.Duration(p.TimeoutSeconds) * time.Second
+	switch {
+	case p.Exec != nil:
+		cmd := expandStatic(p.Exec.Command, c.Env)
+		return execProbe(ctx, pb.rt, containerID, cmd, timeout)
+	case p.HTTPGet != nil:
+		req, err := newRequestForHTTPGetAction(p.HTTPGet, c, status.PodIP, pb.userAgent)
+		if err != nil {
+			return outcomeUnknown, "", fmt.Errorf("httpGet probe of container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
+		}
+		return pb.httpProbe(ctx, req, timeout)
+	case p.TCPSocket != nil:
+		port, err := kubelet.ResolvePort(p.TCPSocket.Port, c)
+		if err != nil {
+			return outcomeUnknown, "", fmt.Errorf("tcpSocket probe of container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
+		}
+		host := p.TCPSocket.Host
+		if host == "" {
+			host = status.PodIP
+		}
+		return tcpProbe(ctx, host, port, timeout)
+	case p.GRPC != nil:
+		service := ""
+		if p.GRPC.Service != nil {
+			service = *p.GRPC.Service
+		}
+		return grpcProbe(ctx, status.PodIP, service, int(p.GRPC.Port), timeout, pb.userAgent)
+	}
+	return outcomeUnknown, "", fmt.Errorf("container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, ErrNoHandler)
+}
+
+// isTimeout reports whether err is a deadline that ran out.
+func isTimeout(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded)
+}
