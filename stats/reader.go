@@ -363,6 +363,14 @@ func (r *Reader) readIO(p string, out *IOStats) error {
 	if err := parseBlkioV1(bytesFile, b, true, out); err != nil {
 		return err
 	}
+	if len(out.Devices) == 0 {
+		// Both files print the same block groups of the cgroup (the
+		// throttle policy adds to stat_bytes and stat_ios for the same
+		// bios): no device in one means none in the other, so the second
+		// read is skipped in this common case (the v1 throttle files stay
+		// at "Total 0" unless a throttle rule is set).
+		return nil
+	}
 	if b, err = r.read(dir, p, opsFile); err != nil {
 		return err
 	}
