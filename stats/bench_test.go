@@ -27,7 +27,7 @@ func BenchmarkCollect(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			benchSample(b, fixtureFS(b, tc.fixture), tc.path, 4242)
+			benchSample(b, fixtureFS(b, tc.fixture), tc.path, 4242, Options{})
 		})
 	}
 	b.Run("cgroup=live-root", func(b *testing.B) {
@@ -35,16 +35,18 @@ func BenchmarkCollect(b *testing.B) {
 		if err != nil {
 			b.Skipf("no live cgroup hierarchy: %v", err)
 		}
-		benchSample(b, fsys, "/", os.Getpid())
+		benchSample(b, fsys, "/", os.Getpid(), Options{})
 	})
 }
 
-func benchSample(b *testing.B, fsys FS, path string, pid int) {
-	c, err := NewCollector(fsys, Options{Clock: clocktesting.NewFakeClock(fixtureStart)})
+func benchSample(b *testing.B, fsys FS, path string, pid int, opts Options) {
+	opts.Clock = clocktesting.NewFakeClock(fixtureStart)
+	c, err := NewCollector(fsys, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	e := &entry{target: Target{ID: path, PID: pid}, history: newRing(120)}
+	defer e.files.closeAll()
 	r := fsys.NewReader()
 	if err := c.sample(r, e); err != nil {
 		b.Fatal(err)

@@ -240,6 +240,7 @@ func TestRealCgroupCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	if err := c.Add(Target{ID: cg}); err != nil {
 		t.Fatal(err)
 	}
@@ -363,6 +364,7 @@ func TestRealCgroupVanishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	if err := c.Add(Target{ID: cg}); err != nil {
 		t.Fatal(err)
 	}
@@ -417,6 +419,7 @@ func TestRealNetworkNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	if err := c.Add(Target{ID: cg, PID: pid}); err != nil {
 		t.Fatal(err)
 	}

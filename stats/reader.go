@@ -17,6 +17,76 @@ type Reader struct {
 	buf  []byte
 	path []byte
 	mi   Meminfo
+	// files, during a cached Stat, holds the open files of the cgroup;
+	// cacheHits counts the reads served from it.
+	files     *openFiles
+	cacheHits int
+}
+
+// openFiles keeps the descriptors of one cgroup's files open between
+// samples (see Reader.readFile). It is owned by whoever samples the cgroup
+// and must be closed with closeAll when the cgroup is dropped or a read
+// fails.
+type openFiles struct {
+	files []openFile
+}
+
+type openFile struct {
+	dir, name string
+	fd        int
+}
+
+func (of *openFiles) lookup(dir, name string) int {
+	for i := range of.files {
+		if of.files[i].name == name && of.files[i].dir == dir {
+			return of.files[i].fd
+		}
+	}
+	return -1
+}
+
+func (of *openFiles) add(dir, name string, fd int) {
+	of.files = append(of.files, openFile{dir: dir, name: name, fd: fd})
+}
+
+// closeAll closes every cached descriptor.
+func (of *openFiles) closeAll() {
+	for _, f := range of.files {
+		_ = syscall.Close(f.fd)
+	}
+	of.files = of.files[:0]
+}
+
+// statCached is Stat with the cgroup's files kept open in files between
+// calls. Because an open file of a removed regular-file tree (a fixture)
+// stays readable, a sample served from cached descriptors is only accepted
+// when every directory it read from still exists; on the kernel a removed
+// cgroup's open files fail with ENODEV anyway. On error the caller must
+// close files.
+func (r *Reader) statCached(cgroupPath string, mask Mask, files *openFiles, out *CgroupStats) error {
+	r.files, r.cacheHits = files, 0
+	defer func() { r.files = nil }()
+	if err := r.Stat(cgroupPath, mask, out); err != nil {
+		return err
+	}
+	if r.cacheHits == 0 {
+		return nil
+	}
+	p := cgroupPath
+	if p == "/" {
+		p = ""
+	}
+	for i, f := range files.files {
+		seen := false
+		for _, g := range files.files[:i] {
+			seen = seen || g.dir == f.dir
+		}
+		if !seen && !r.dirExists(f.dir, p) {
+			out.reset()
+			return fmt.Errorf("stats: cgroup %q: %w (%s%s removed)", displayPath(p), ErrNotFound, f.dir, p)
+		}
+	}
+	return nil
 }
 
 // NewReader returns a Reader over fs.

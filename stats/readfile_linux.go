@@ -24,7 +24,20 @@ func (r *Reader) setPath(dir, cgroupPath, name string) {
 // system calls on a reused, NUL-terminated path buffer: os.ReadFile would
 // allocate a *File, a path copy and a result slice for every one of the
 // dozen files of a sample. The returned slice is valid until the next call.
+//
+// During a cached Stat (r.files set), files of the cgroup stay open and are
+// re-read with pread at offset 0: cgroupfs regenerates a file's content on
+// every read from offset 0, and opening and closing a kernfs file costs
+// about five times a small read (measured on kernel 6.18: 6.6 µs for
+// open+read+close of memory.usage_in_bytes, 0.8 µs for a pread).
 func (r *Reader) readFile(dir, cgroupPath, name string) ([]byte, error) {
+	cache := r.files != nil && dir != r.fs.procRoot
+	if cache {
+		if fd := r.files.lookup(dir, name); fd >= 0 {
+			r.cacheHits++
+			return r.readFD(fd, true)
+		}
+	}
 	r.setPath(dir, cgroupPath, name)
 	cwd := unix.AT_FDCWD
 	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&r.path[0])),
@@ -32,13 +45,29 @@ func (r *Reader) readFile(dir, cgroupPath, name string) ([]byte, error) {
 	if errno != 0 {
 		return nil, errno
 	}
-	defer unix.Close(int(fd))
+	b, err := r.readFD(int(fd), cache)
+	if cache && err == nil {
+		r.files.add(dir, name, int(fd))
+	} else {
+		unix.Close(int(fd))
+	}
+	return b, err
+}
+
+// readFD reads fd to its end, from offset 0 with pread when positional.
+func (r *Reader) readFD(fd int, positional bool) ([]byte, error) {
 	n := 0
 	for {
 		if n == len(r.buf) {
 			r.buf = append(r.buf, make([]byte, len(r.buf))...)
 		}
-		m, err := unix.Read(int(fd), r.buf[n:])
+		var m int
+		var err error
+		if positional {
+			m, err = unix.Pread(fd, r.buf[n:], int64(n))
+		} else {
+			m, err = unix.Read(fd, r.buf[n:])
+		}
 		if err == syscall.EINTR {
 			continue
 		}

@@ -6,6 +6,7 @@ import "os"
 
 // readFile reads dir+cgroupPath+"/"+name. Off Linux there are no cgroups;
 // this exists so fixture-based code and tests build everywhere.
+// Descriptors are not cached off Linux (r.files is ignored).
 func (r *Reader) readFile(dir, cgroupPath, name string) ([]byte, error) {
 	b, err := os.ReadFile(dir + cgroupPath + "/" + name)
 	if err != nil {
