@@ -82,3 +82,57 @@ func TestConcurrentHandlersAndSyncs(t *testing.T) {
 		t.Fatalf("kernel differs from a full sync of the final objects (-full +concurrent):\n%s", diff)
 	}
 }
+
+// TestConcurrentSyncTo runs SyncTo from several goroutines at once while
+// events arrive; every payload must apply cleanly (a payload overwritten by
+// another goroutine's plan would not) and the end state must be exact.
+func TestConcurrentSyncTo(t *testing.T) {
+	ctx := context.Background()
+	p := newProxier(t, propertyOptions())
+	p.OnServicesSynced()
+	p.OnEndpointSlicesSynced()
+	k := newKernel(t, proxytest.IPv4)
+	w := &randomWorld{r: rand.New(rand.NewSource(42)), services: map[string]*v1.Service{}, slices: map[string]*discovery.EndpointSlice{}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	stop := make(chan struct{})
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := p.SyncTo(ctx, k, false); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for j := 0; j < 300; j++ {
+		w.step(p)
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent SyncTo: %v", err)
+	}
+	if _, err := p.SyncTo(ctx, k, false); err != nil {
+		t.Fatal(err)
+	}
+	svcs, slices := w.objects()
+	fresh := newProxier(t, propertyOptions())
+	_ = fresh.SetState(svcs, slices)
+	k2 := newKernel(t, proxytest.IPv4)
+	if _, err := fresh.SyncTo(ctx, k2, true); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(k2.Dump(), k.Dump()); diff != "" {
+		t.Fatalf("kernel differs (-full +concurrent):\n%s", diff)
+	}
+}

@@ -146,10 +146,12 @@
 // # Concurrency
 //
 // A Proxier is safe for concurrent use: all methods take an internal lock,
-// so informer handlers may run on their goroutines while another goroutine
-// plans and syncs. Plans are sequential: a Plan is invalidated by the next
-// Plan, its payload buffer is reused by it, and only the latest Plan can be
-// committed. A Plan itself is not safe for concurrent use.
+// so informer handlers may run on their goroutines while others sync, and
+// concurrent SyncTo calls run one after the other. Plans are sequential: a
+// Plan is invalidated by the next Plan, its payload buffer is reused by it,
+// and only the latest Plan can be committed, so code that calls Plan and
+// Commit from several goroutines must serialize plan, apply and commit
+// itself. A Plan itself is not safe for concurrent use.
 //
 // # Caveats
 //

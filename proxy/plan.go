@@ -137,10 +137,12 @@ func (p *Proxier) Commit(pl *Plan) error {
 	return nil
 }
 
-// SyncTo plans a sync, applies it with r and commits it. An empty payload
-// is not applied. If applying fails, the next sync is a full one (a failed
+// SyncTo plans a sync, applies it with r and commits it; concurrent calls
+// run one after the other. An empty payload is not applied. If applying fails, the next sync is a full one (a failed
 // restore may have committed one table and not the other).
 func (p *Proxier) SyncTo(ctx context.Context, r Restorer, full bool) (PlanStats, error) {
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
 	pl, err := p.Plan(full)
 	if err != nil {
 		return PlanStats{}, err

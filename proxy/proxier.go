@@ -20,11 +20,17 @@ import (
 // handlers) or with SetState, then call Plan and Commit, or SyncTo.
 //
 // A Proxier is safe for concurrent use: every method takes an internal
-// lock, so handlers may run on informer goroutines while another goroutine
-// plans and applies. Plans are sequential: a Plan is invalidated by the
-// next one, and its payload buffer is reused by it.
+// lock, so handlers may run on informer goroutines while other goroutines
+// sync; concurrent SyncTo calls are serialized. Plans are sequential: a
+// Plan is invalidated by the next one, and its payload buffer is reused by
+// it, so callers of Plan and Commit from several goroutines must
+// serialize plan, apply and commit themselves.
 type Proxier struct {
 	cfg *config
+
+	// syncMu serializes SyncTo calls: a plan's payload buffer is reused by
+	// the next Plan, so plan, apply and commit must not interleave.
+	syncMu sync.Mutex
 
 	mu sync.Mutex
 
