@@ -67,6 +67,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer c.Close()
 	for _, p := range cfg.watch {
 		if err := c.Add(stats.Target{ID: p}); err != nil {
 			return err
