@@ -45,9 +45,10 @@ func benchSample(b *testing.B, fsys FS, path string, pid int, opts Options) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { c.Close() })
 	e := &entry{target: Target{ID: path, PID: pid}, history: newRing(120)}
 	defer e.files.closeAll()
-	r := fsys.NewReader()
+	r := c.readers[0]
 	if err := c.sample(r, e); err != nil {
 		b.Fatal(err)
 	}
@@ -120,6 +121,7 @@ func manyContainers(b *testing.B, n int, opts Options) (*Collector, *clocktestin
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { c.Close() })
 	for i := range n {
 		uid := types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", i/2))
 		err := c.Add(Target{
@@ -228,6 +230,6 @@ func BenchmarkMemoryPerContainer(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/container")
-		runtime.KeepAlive(c)
+		c.Close()
 	}
 }

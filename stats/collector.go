@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -44,6 +45,10 @@ type Options struct {
 	// sample on cgroupfs: see BenchmarkCollectLive). Go raises the soft
 	// RLIMIT_NOFILE to the hard limit at start-up.
 	ReopenFiles bool
+	// MaxOpenFiles bounds the descriptors kept open across all targets;
+	// files beyond it are opened at each sample. Default half the soft
+	// RLIMIT_NOFILE of the process.
+	MaxOpenFiles int
 	// DirUsage measures Target.RootfsPath and LogsPath. Default: a
 	// DirUsageCache with its defaults (1 minute TTL, 1 s budget per walk).
 	DirUsage DirUsageMeter
@@ -82,6 +87,9 @@ func (o *Options) setDefaults() {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = defaultMaxOpenFiles()
+	}
 	if o.DirUsage == nil {
 		o.DirUsage = NewDirUsageCache(DirUsageOptions{Clock: o.Clock})
 	}
@@ -118,6 +126,7 @@ type Collector struct {
 	// retired holds removed entries whose open files the next pass (or
 	// Close) closes; guarded by mu.
 	retired []*entry
+	budget  *fdBudget
 	running atomic.Bool
 	refresh chan struct{}
 }
@@ -195,8 +204,11 @@ func NewCollector(fs FS, opts Options) (*Collector, error) {
 		c.system = append(c.system, systemContainer{name: name, entry: &entry{target: Target{ID: p}, history: newRing(opts.HistoryLength)}})
 	}
 	sort.Slice(c.system, func(i, j int) bool { return c.system[i].name < c.system[j].name })
+	c.budget = &fdBudget{max: int64(opts.MaxOpenFiles)}
 	for range opts.Workers {
-		c.readers = append(c.readers, fs.NewReader())
+		r := fs.NewReader()
+		r.budget = c.budget
+		c.readers = append(c.readers, r)
 	}
 	return c, nil
 }
@@ -362,6 +374,16 @@ func (c *Collector) pass(ctx context.Context) error {
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// defaultMaxOpenFiles is half the soft RLIMIT_NOFILE (Go raises it to the
+// hard limit at start-up), leaving the rest to the program.
+func defaultMaxOpenFiles() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 64 {
+		return 512
+	}
+	return int(min(rl.Cur/2, 1<<20))
 }
 
 // closeRetired closes the files of removed targets; c.passMu is held.

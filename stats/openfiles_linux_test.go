@@ -77,3 +77,34 @@ func TestCollectorKeepsFilesOpen(t *testing.T) {
 		t.Errorf("ReopenFiles: %d descriptors held", got)
 	}
 }
+
+func TestCollectorOpenFilesBudget(t *testing.T) {
+	f := newLiveFixture(t)
+	base := openFDs(t)
+	c := f.collector(Options{MaxOpenFiles: 5})
+	defer c.Close()
+	if err := c.Add(testTarget()); err != nil {
+		t.Fatal(err)
+	}
+	f.setCPU(v1ContainerPath, 1_000_000_000)
+	f.refresh(c)
+	if got := openFDs(t) - base; got != 5 {
+		t.Errorf("%d descriptors held, want the budget of 5", got)
+	}
+	f.clock.Step(time.Second)
+	f.setCPU(v1ContainerPath, 1_250_000_000)
+	f.setMemory(v1ContainerPath, 1<<30)
+	f.refresh(c)
+	r, ok, _ := c.Rates(v1ContainerPath)
+	s, _, _ := c.Latest(v1ContainerPath)
+	if !ok || r.CPUNanoCores != 250_000_000 || s.Stats.Memory.UsageBytes != 1<<30 {
+		t.Errorf("beyond the budget: rate %+v usage %d", r, s.Stats.Memory.UsageBytes)
+	}
+	if got := c.budget.used.Load(); got != 5 {
+		t.Errorf("budget accounts %d descriptors, want 5", got)
+	}
+	c.Close()
+	if got := c.budget.used.Load(); got != 0 {
+		t.Errorf("budget accounts %d descriptors after Close, want 0", got)
+	}
+}

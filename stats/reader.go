@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -21,6 +22,23 @@ type Reader struct {
 	// cacheHits counts the reads served from it.
 	files     *openFiles
 	cacheHits int
+	// budget bounds the descriptors kept open across all caches.
+	budget *fdBudget
+}
+
+// fdBudget bounds the number of descriptors kept open by openFiles caches;
+// files beyond it are opened and closed at each read.
+type fdBudget struct {
+	used atomic.Int64
+	max  int64
+}
+
+func (b *fdBudget) take() bool {
+	if b.used.Add(1) > b.max {
+		b.used.Add(-1)
+		return false
+	}
+	return true
 }
 
 // openFiles keeps the descriptors of one cgroup's files open between
@@ -28,7 +46,8 @@ type Reader struct {
 // and must be closed with closeAll when the cgroup is dropped or a read
 // fails.
 type openFiles struct {
-	files []openFile
+	files  []openFile
+	budget *fdBudget
 }
 
 type openFile struct {
@@ -45,14 +64,23 @@ func (of *openFiles) lookup(dir, name string) int {
 	return -1
 }
 
-func (of *openFiles) add(dir, name string, fd int) {
+// add caches fd if the budget allows and reports whether it did.
+func (of *openFiles) add(dir, name string, fd int, budget *fdBudget) bool {
+	if budget == nil || !budget.take() {
+		return false
+	}
+	of.budget = budget
 	of.files = append(of.files, openFile{dir: dir, name: name, fd: fd})
+	return true
 }
 
 // closeAll closes every cached descriptor.
 func (of *openFiles) closeAll() {
 	for _, f := range of.files {
 		_ = syscall.Close(f.fd)
+	}
+	if of.budget != nil {
+		of.budget.used.Add(-int64(len(of.files)))
 	}
 	of.files = of.files[:0]
 }

@@ -46,9 +46,7 @@ func (r *Reader) readFile(dir, cgroupPath, name string) ([]byte, error) {
 		return nil, errno
 	}
 	b, err := r.readFD(int(fd), cache)
-	if cache && err == nil {
-		r.files.add(dir, name, int(fd))
-	} else {
+	if !cache || err != nil || !r.files.add(dir, name, int(fd), r.budget) {
 		unix.Close(int(fd))
 	}
 	return b, err
