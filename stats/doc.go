@@ -27,18 +27,22 @@
 // sample on cgroupfs (BenchmarkCollectLive: 47 µs instead of 89 µs per v1
 // container on kernel 6.18, `go test ./stats -run '^$' -bench CollectLive`);
 // Close releases them.
+//
 // Summary, NewPrometheusCollector (a prometheus.Collector and Gatherer) and
-// WriteJSON export the newest samples.
-// StatFilesystem and DirUsageCache measure filesystems and directory trees
-// (container root filesystems, logs, emptyDirs) without forking du.
+// WriteJSON export the newest samples. StatFilesystem and DirUsageCache
+// measure filesystems and directory trees (container root filesystems,
+// logs, emptyDirs) without forking du.
 //
 // # Usage
 //
 //	fsys, err := stats.NewFS("/proc", "/sys/fs/cgroup")
-//	c, err := stats.NewCollector(fsys, stats.Options{})
-//	c.Add(stats.Target{ID: "/kubepods/burstable/pod<uid>/<id>", Pod: ref, PodUID: uid, Container: "app", PID: pid})
+//	c, err := stats.NewCollector(fsys, stats.Options{SystemContainers: map[string]string{"pods": "/kubepods"}})
+//	defer c.Close()
+//	err = c.Add(stats.Target{ID: "/kubepods/burstable/pod<uid>/<id>", Pod: ref, PodUID: uid, Container: "app", PID: pid})
+//	// or: c.SyncDiscovered(resolve) on each pod update
 //	go c.Run(ctx)
-//	prometheus.MustRegister(must(stats.NewPrometheusCollector(c, stats.PrometheusOptions{})))
+//	p, err := stats.NewPrometheusCollector(c, stats.PrometheusOptions{})
+//	http.Handle("/metrics/cadvisor", promhttp.HandlerFor(p, promhttp.HandlerOpts{}))
 //	summary := c.Summary(nodeName)
 //
 // # Definitions
@@ -95,6 +99,11 @@
 //     figures, accelerators and the machine's filesystems are not exported.
 //   - Discover cannot know pod names or container spec names: callers fill
 //     them from the API server or the runtime.
+//   - Kept-open cgroup files: at most Options.MaxOpenFiles descriptors
+//     (default half the soft RLIMIT_NOFILE), beyond which files are opened
+//     at every sample. A cgroup removed and recreated under the same path
+//     fails one sample (its old files give ENODEV), then is read afresh,
+//     with no rate across the gap.
 //   - Directory usage (Target.RootfsPath, LogsPath) is measured by walking
 //     the tree on the housekeeping workers, at most once per TTL (1 minute)
 //     and within a time budget (1 s) per walk; a walk cut short is reported
