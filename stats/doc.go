@@ -1,10 +1,10 @@
-// Package stats measures what runs on a Kubernetes node, the way cAdvisor
-// does for the kubelet, at a fraction of its cost: per-container, per-pod and
-// node CPU, memory, block IO, pids, pressure and network figures from cgroup
-// v1, v2 and hybrid hierarchies and /proc; a short history per container with
-// rates and exact window percentiles; and exports in the two shapes the
-// ecosystem reads, the kubelet Summary API and Prometheus metrics with
-// cAdvisor's names, plus JSON.
+// Package stats measures what runs on a Kubernetes node, as cAdvisor does
+// for the kubelet: per-container, per-pod and node CPU, memory, block IO,
+// pids, pressure and network figures from cgroup v1, v2 and hybrid
+// hierarchies and /proc; a short history per container with rates and exact
+// window percentiles; and exports in the two shapes the ecosystem reads, the
+// kubelet Summary API and Prometheus metrics with cAdvisor's names, plus
+// JSON.
 //
 // # Layers
 //
