@@ -129,3 +129,37 @@ func ExampleNewPrometheusCollector() {
 	// # TYPE container_memory_working_set_bytes gauge
 	// container_memory_working_set_bytes{container="nginx",id="/kubepods/burstable/pod8f2c.../3f9a...",image="nginx:1.27",name="3f9a1c2b4d5e",namespace="default",pod="web-0"} 8.941568e+06
 }
+
+// ExampleCollector_Run drives the housekeeping loop with a fake clock: each
+// interval of the clock is one pass.
+func ExampleCollector_Run() {
+	fsys, _ := stats.NewFS("testdata/v2/proc", "testdata/v2/cgroup")
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c, _ := stats.NewCollector(fsys, stats.Options{Clock: clk, Interval: time.Second, MaxJitter: -1})
+	added, _, _ := c.SyncDiscovered(nil)
+	fmt.Println("discovered:", added)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	for want := 1; want <= 3; want++ {
+		for { // wait for pass number want, then for the loop to sleep
+			st, _ := c.Status("/")
+			if st.Samples == want && clk.HasWaiters() {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if want < 3 {
+			clk.Step(time.Second)
+		}
+	}
+	cancel()
+	fmt.Println("Run:", <-done)
+	h, _ := c.History("/")
+	fmt.Println("node samples:", len(h), "spaced", h[1].Time.Sub(h[0].Time))
+	// Output:
+	// discovered: 3
+	// Run: <nil>
+	// node samples: 3 spaced 1s
+}
