@@ -41,7 +41,10 @@ func IsOwnedChain(name string) bool {
 // nothing of that table is deleted.
 //
 // Cleanup works without a Proxier (after a restart, from what the kernel
-// holds) and is idempotent. KUBE-FIREWALL, which the kubelet shares, is
+// holds) and is idempotent. Tables stay: on the nf_tables backend a table
+// that only Bootstrap created (mangle, for the canary) remains, empty,
+// because the iptables tools cannot delete tables; an empty table with
+// ACCEPT policies changes no packet. KUBE-FIREWALL, which the kubelet shares, is
 // removed too; the kubelet recreates it.
 func Cleanup(ctx context.Context, nf Netfilter) error {
 	for _, j := range JumpRules() {

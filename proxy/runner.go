@@ -272,10 +272,9 @@ func (s *Syncer) SyncOnce(ctx context.Context) SyncResult {
 	return s.syncOnce(ctx)
 }
 
-func (s *Syncer) syncOnce(ctx context.Context) SyncResult {
+func (s *Syncer) syncOnce(ctx context.Context) (res SyncResult) {
 	clk := s.opts.Clock
 	start := clk.Now()
-	res := SyncResult{}
 	defer func() {
 		res.Duration = clk.Since(start)
 		s.mu.Lock()
