@@ -90,15 +90,7 @@ type realCgroup struct {
 // processes in it are gone.
 func testCgroup(t testing.TB, fsys FS) *realCgroup {
 	t.Helper()
-	rc := &realCgroup{fs: fsys, path: fmt.Sprintf("/nodekit-stats-test-%d-%d", os.Getpid(), time.Now().UnixNano()), dirs: map[string]string{}}
-	if fsys.Layout().Mode == ModeUnified {
-		rc.v2 = true
-		rc.dirs[""] = filepath.Join(fsys.CgroupRoot(), rc.path)
-	} else {
-		for _, ctrl := range v1TestControllers {
-			rc.dirs[ctrl] = filepath.Join(fsys.CgroupRoot(), ctrl, rc.path)
-		}
-	}
+	rc := cgroupAt(fsys, fmt.Sprintf("/nodekit-stats-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	for _, dir := range rc.dirs {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -116,6 +108,21 @@ func testCgroup(t testing.TB, fsys FS) *realCgroup {
 				time.Sleep(20 * time.Millisecond) // exiting processes leave the cgroup asynchronously
 			}
 		})
+	}
+	return rc
+}
+
+// cgroupAt describes the cgroup at path on the live hierarchy, which may
+// or may not exist yet.
+func cgroupAt(fsys FS, path string) *realCgroup {
+	rc := &realCgroup{fs: fsys, path: path, dirs: map[string]string{}}
+	if fsys.Layout().Mode == ModeUnified {
+		rc.v2 = true
+		rc.dirs[""] = filepath.Join(fsys.CgroupRoot(), rc.path)
+	} else {
+		for _, ctrl := range v1TestControllers {
+			rc.dirs[ctrl] = filepath.Join(fsys.CgroupRoot(), ctrl, rc.path)
+		}
 	}
 	return rc
 }
@@ -169,6 +176,15 @@ func (rc *realCgroup) rawMemoryUsage(t testing.TB) uint64 {
 		return readRawUint(t, filepath.Join(rc.dirs[""], "memory.current"))
 	}
 	return readRawUint(t, filepath.Join(rc.dirs["memory"], "memory.usage_in_bytes"))
+}
+
+// rawMemoryStat reads one key of memory.stat straight from the kernel: the
+// v1 hierarchical name (total_<key>) or the v2 name.
+func (rc *realCgroup) rawMemoryStat(t testing.TB, v1Key, v2Key string) uint64 {
+	if rc.v2 {
+		return readRawKey(t, filepath.Join(rc.dirs[""], "memory.stat"), v2Key)
+	}
+	return readRawKey(t, filepath.Join(rc.dirs["memory"], "memory.stat"), v1Key)
 }
 
 // remove deletes the cgroup now, as the runtime does when a container
