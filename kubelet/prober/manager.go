@@ -55,6 +55,19 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.KubeVersion == "" {
+		o.KubeVersion = DefaultKubeVersion
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
 // Manager runs the probes of the pods of a Source, as the kubelet's
 // prober manager: one worker per pod, container (regular or restartable
 // init) and probe type, started when the pod is first seen and stopped
@@ -85,15 +98,7 @@ var _ kubelet.ProbeResults = (*Manager)(nil)
 
 // New returns a Manager that runs exec probes through rt.
 func New(rt kubelet.Runtime, opts Options) *Manager {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.KubeVersion == "" {
-		opts.KubeVersion = DefaultKubeVersion
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	opts = opts.withDefaults()
 	return &Manager{
 		rt:      rt,
 		clock:   opts.Clock,

@@ -50,6 +50,7 @@ type prober struct {
 }
 
 func newProber(rt kubelet.Runtime, opts Options) *prober {
+	opts = opts.withDefaults()
 	tr := opts.HTTPTransport
 	if tr == nil {
 		tr = newProbeTransport()
