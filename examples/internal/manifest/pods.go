@@ -67,8 +67,9 @@ func preparePod(pod *v1.Pod, nodeName string) error {
 
 // defaultPodSpec applies the API server's defaults that matter to the node
 // (pkg/apis/core/v1/defaults.go): the port protocol, which Services match
-// named ports by, the termination message and image pull policy, the restart
-// and DNS policies and the grace period.
+// named ports by, requests equal to limits where only limits are given (which
+// decides the QoS class), the termination message and image pull policy, the
+// restart and DNS policies and the grace period.
 func defaultPodSpec(spec *v1.PodSpec) {
 	if spec.RestartPolicy == "" {
 		spec.RestartPolicy = v1.RestartPolicyAlways
@@ -99,6 +100,15 @@ func defaultPodSpec(spec *v1.PodSpec) {
 			}
 			if c.ImagePullPolicy == "" {
 				c.ImagePullPolicy = v1.PullIfNotPresent
+			}
+			// A limit without a request requests the limit.
+			for name, q := range c.Resources.Limits {
+				if _, ok := c.Resources.Requests[name]; !ok {
+					if c.Resources.Requests == nil {
+						c.Resources.Requests = v1.ResourceList{}
+					}
+					c.Resources.Requests[name] = q.DeepCopy()
+				}
 			}
 		}
 	}

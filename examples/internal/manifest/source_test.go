@@ -269,3 +269,26 @@ func TestRunReportsChanges(t *testing.T) {
 		t.Errorf("reported %v, want exactly three changes (no report without a change)", got)
 	}
 }
+
+func TestRequestsDefaultToLimits(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "p.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    resources:
+      requests: {cpu: 100m}
+      limits: {cpu: 200m, memory: 64Mi}
+`)
+	set, err := NewSource(dir, Options{NodeName: "n"}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := set.Pods[0].Spec.Containers[0].Resources.Requests
+	if r.Cpu().String() != "100m" || r.Memory().String() != "64Mi" {
+		t.Errorf("requests %v; want the given cpu and the memory limit", r)
+	}
+}
