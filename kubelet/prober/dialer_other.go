@@ -5,4 +5,4 @@ package prober
 import "net"
 
 // probeDialer is a plain dialer where SO_LINGER is not set.
-func probeDialer() *net.Dialer { return &net.Dialer{} }
+func probeDialer() *net.Dialer { return &net.Dialer{KeepAlive: -1} }

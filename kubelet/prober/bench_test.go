@@ -1,0 +1,182 @@
+//go:build linux
+
+package prober_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/nodekit/nodekit/kubelet"
+	"github.com/nodekit/nodekit/kubelet/kubelettest"
+	"github.com/nodekit/nodekit/kubelet/prober"
+)
+
+// benchServerEnv, when set, makes the test binary serve HTTP probes on
+// loopback instead of running tests: BenchmarkProbes runs the probed
+// server in a child process so that the CPU it measures is the prober's
+// (and the engine's), not the server's.
+const benchServerEnv = "NODEKIT_PROBE_BENCH_SERVER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(benchServerEnv) != "" {
+		serveProbes()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveProbes answers 200 on 127.0.0.1, prints the port, and exits when
+// stdin closes.
+func serveProbes() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	go func() {
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+		os.Exit(0)
+	}()
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
+}
+
+// processCPU is the CPU time (user+system) this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// childCPU is the CPU time of process pid from /proc (clock ticks of
+// 10 ms).
+func childCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// BenchmarkProbes measures the CPU cost of HTTP readiness probes of n pods
+// at a 1 s period against a loopback server in another process, once all
+// pods are ready: cpu-ms/s is the CPU time of this process (prober, engine
+// and fake runtime) per second of wall time, server-cpu-ms/s the server's.
+// Each iteration is one second of steady state.
+func BenchmarkProbes(b *testing.B) {
+	for _, n := range []int{1000} {
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), benchServerEnv+"=1")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
+			line, err := bufio.NewReader(stdout).ReadString('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			port, err := strconv.Atoi(strings.TrimSpace(line))
+			if err != nil {
+				b.Fatal(err)
+			}
+
+			rt := kubelettest.NewFakeRuntime(nil)
+			m := prober.New(rt, prober.Options{})
+			s := kubelet.New(rt, kubelet.Options{Probes: m})
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); _ = s.Run(ctx) }()
+			src := &countingSource{Syncer: s}
+			go func() { defer wg.Done(); _ = m.Run(ctx, src) }()
+			defer func() { cancel(); wg.Wait() }()
+
+			pods := make([]*v1.Pod, n)
+			for i := range pods {
+				p := newPod(fmt.Sprintf("pod-%05d", i))
+				p.Spec.Containers[0].ReadinessProbe = &v1.Probe{
+					ProbeHandler:  v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Host: "127.0.0.1", Port: intstr.FromInt(port), Path: "/ready"}},
+					PeriodSeconds: 1,
+				}
+				pods[i] = p
+			}
+			if err := s.SetPods(pods); err != nil {
+				b.Fatal(err)
+			}
+			for !allReady(s, pods) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			// One more period so that start-up work is over.
+			time.Sleep(2 * time.Second)
+
+			b.ReportAllocs()
+			b.ResetTimer()
+			trig0 := src.triggers.Load()
+			cpu0, srv0, wall0 := processCPU(), childCPU(cmd.Process.Pid), time.Now()
+			for range b.N {
+				time.Sleep(time.Second)
+			}
+			cpu, srv, wall := processCPU()-cpu0, childCPU(cmd.Process.Pid)-srv0, time.Since(wall0)
+			b.StopTimer()
+			if !allReady(s, pods) {
+				b.Fatal("pods not ready at the end")
+			}
+			b.ReportMetric(float64(cpu.Milliseconds())/wall.Seconds(), "cpu-ms/s")
+			b.ReportMetric(float64(srv.Milliseconds())/wall.Seconds(), "server-cpu-ms/s")
+			b.ReportMetric(float64(src.triggers.Load()-trig0)/wall.Seconds(), "triggers/s")
+		})
+	}
+}
+
+// countingSource counts the syncs the prober asks for.
+type countingSource struct {
+	*kubelet.Syncer
+	triggers atomic.Int64
+}
+
+func (c *countingSource) Trigger(uid types.UID) {
+	c.triggers.Add(1)
+	c.Syncer.Trigger(uid)
+}
+
+func allReady(s *kubelet.Syncer, pods []*v1.Pod) bool {
+	for _, p := range pods {
+		st, ok := s.PodStatus(p.UID)
+		if !ok || len(st.ContainerStatuses) == 0 || !st.ContainerStatuses[0].Ready {
+			return false
+		}
+	}
+	return true
+}
