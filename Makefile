@@ -48,8 +48,18 @@ unit:
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=$(BENCHCOUNT) $(BENCHPKGS) | tee bench.txt
 
+# The demo needs root: say so before installing or building anything. Then
+# it installs what is missing (make tools), builds examples/node and runs its
+# demo, which stops by itself with DEMO_ONCE=1.
+DEMO_BIN ?= $(or $(TMPDIR),/tmp)/nodekit-demo-node
 demo:
-	@echo "make demo: examples/node is not built yet (see the examples issue); nothing to run."
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make demo: needs root: it runs pods with runc and creates a network namespace (its own, the machine's network is not touched)."; \
+		echo "make demo: run it as root, for example: sudo make demo"; exit 1; \
+	fi
+	@$(MAKE) --no-print-directory tools
+	$(GO) build -o $(DEMO_BIN) ./examples/node
+	$(DEMO_BIN) demo --manifests examples/node/manifests
 
 tools:
 	@missing=""; pkgs=""; \

@@ -25,6 +25,7 @@ import (
 	"github.com/nodekit/nodekit/examples/internal/manifest"
 	"github.com/nodekit/nodekit/examples/internal/netns"
 	"github.com/nodekit/nodekit/kubelet/runc"
+	"github.com/nodekit/nodekit/proxy"
 )
 
 // demoConfig is the demo's flags.
@@ -166,8 +167,14 @@ func demoRound(ctx context.Context, dc *demoConfig, out io.Writer, svc *v1.Servi
 	target := net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(svc.Spec.Ports[0].Port))
 	fmt.Fprintf(out, "\n%d requests to the cluster IP http://%s/ from inside the node namespace:\n", dc.requests, target)
 	counts := map[string]int{}
-	// The rules are written right after the pods turn Ready; allow the proxy
-	// its first sync.
+	// The proxy syncs at most once per second (kube-proxy's
+	// --iptables-min-sync-period): give it the time to write the rules for
+	// the last pod that turned Ready.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(2 * proxy.DefaultMinSyncInterval):
+	}
 	if err := waitAnswer(ctx, client, "http://"+target+"/", 10*time.Second); err != nil {
 		return err
 	}
