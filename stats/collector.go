@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 )
 
@@ -60,6 +62,22 @@ type Options struct {
 	// NodePID is a process in the node's network namespace, used for node
 	// network figures. Default 1; negative disables node network figures.
 	NodePID int
+	// RootfsDir is a directory on the node's root filesystem, normally the
+	// kubelet's root directory (/var/lib/kubelet): Summary's node Fs is the
+	// statfs of its filesystem, and pods' EphemeralStorage capacity comes
+	// from it, as in the kubelet. Empty means no node Fs figures.
+	RootfsDir string
+	// ImageFsDir is the container runtime's image store (for example
+	// /var/lib/containerd): Summary's node Runtime.ImageFs reports the
+	// statfs of its filesystem and the directory's usage, walked like
+	// container root filesystems. Empty means no ImageFs figures.
+	ImageFsDir string
+	// MachineIDFile is read into Machine.MachineID. Default
+	// "/etc/machine-id".
+	MachineIDFile string
+	// SystemUUIDFile is read into Machine.SystemUUID. Default
+	// "/sys/class/dmi/id/product_uuid".
+	SystemUUIDFile string
 }
 
 func (o *Options) setDefaults() {
@@ -99,6 +117,12 @@ func (o *Options) setDefaults() {
 	if o.NodePID < 0 {
 		o.NodePID = 0
 	}
+	if o.MachineIDFile == "" {
+		o.MachineIDFile = "/etc/machine-id"
+	}
+	if o.SystemUUIDFile == "" {
+		o.SystemUUIDFile = "/sys/class/dmi/id/product_uuid"
+	}
 }
 
 // Collector samples registered targets (and the node's root cgroup) on a
@@ -127,6 +151,10 @@ type Collector struct {
 	// Close) closes; guarded by mu.
 	retired []*entry
 	budget  *fdBudget
+	// volumes are the registered pod volumes (SetPodVolumes), guarded by
+	// mu; each holds its own measurement.
+	volumes map[types.UID][]*podVolume
+	nodeFs  nodeFilesystems
 	running atomic.Bool
 	refresh chan struct{}
 }
@@ -189,11 +217,18 @@ func NewCollector(fs FS, opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats: NewCollector: %w", err)
 	}
+	m.readIdentity(opts.MachineIDFile, opts.SystemUUIDFile)
+	for name, dir := range map[string]string{"RootfsDir": opts.RootfsDir, "ImageFsDir": opts.ImageFsDir} {
+		if dir != "" && !strings.HasPrefix(dir, "/") {
+			return nil, fmt.Errorf("stats: NewCollector: field %s: %q is not absolute: %w", name, dir, ErrInvalidTarget)
+		}
+	}
 	c := &Collector{
 		fs:      fs,
 		opts:    opts,
 		machine: m,
 		targets: map[string]*entry{},
+		volumes: map[types.UID][]*podVolume{},
 		refresh: make(chan struct{}, 1),
 	}
 	c.node = &entry{target: Target{ID: "/", PID: opts.NodePID}, history: newRing(opts.HistoryLength)}
@@ -345,35 +380,48 @@ func (c *Collector) pass(ctx context.Context) error {
 	defer c.passMu.Unlock()
 	c.closeRetired()
 	work := c.allEntries()
+	errs := make([]error, c.opts.Workers)
+	c.parallel(ctx, len(work), 64, func(w, i int) {
+		if err := c.sample(c.readers[w], work[i]); err != nil && !errors.Is(err, ErrNotFound) && errs[w] == nil {
+			errs[w] = err
+		}
+	})
+	// Filesystems: cheap statfs calls, and directory walks that the
+	// DirUsage cache runs at most once per TTL.
+	c.measureNodeFilesystems()
+	vols := c.allVolumes()
+	c.parallel(ctx, len(vols), 8, func(_, i int) { c.measureVolume(vols[i]) })
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
 
-	workers := min(c.opts.Workers, (len(work)+63)/64)
+// parallel calls fn(worker, i) for i in [0, n) on at most Options.Workers
+// goroutines, one per perWorker items, until ctx is done.
+func (c *Collector) parallel(ctx context.Context, n, perWorker int, fn func(worker, i int)) {
+	workers := min(c.opts.Workers, (n+perWorker-1)/perWorker)
 	var next atomic.Int64
-	errs := make([]error, workers)
 	run := func(w int) {
-		r := c.readers[w]
 		for ctx.Err() == nil {
 			i := int(next.Add(1)) - 1
-			if i >= len(work) {
+			if i >= n {
 				return
 			}
-			if err := c.sample(r, work[i]); err != nil && !errors.Is(err, ErrNotFound) && errs[w] == nil {
-				errs[w] = err
-			}
+			fn(w, i)
 		}
 	}
-	if workers <= 1 {
+	switch {
+	case workers == 0:
+	case workers == 1:
 		run(0)
-	} else {
+	default:
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() { run(w) })
 		}
 		wg.Wait()
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
 }
 
 // defaultMaxOpenFiles is half the soft RLIMIT_NOFILE (Go raises it to the
@@ -655,6 +703,10 @@ type DirUsageMeter interface {
 type DiskUsage struct {
 	Dir        DirUsage        `json:"dir"`
 	Filesystem FilesystemStats `json:"filesystem"`
+	// Major and Minor are the device number of the filesystem (st_dev),
+	// which labels cAdvisor's container_fs_* series.
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
 }
 
 // diskUsage measures path; nil when path is empty or cannot be measured
@@ -667,11 +719,15 @@ func (c *Collector) diskUsage(path string) *DiskUsage {
 	if err != nil {
 		return nil
 	}
+	major, minor, err := deviceOf(path)
+	if err != nil {
+		return nil
+	}
 	du, err := c.opts.DirUsage.Usage(context.Background(), path)
 	if err != nil {
 		return nil
 	}
-	return &DiskUsage{Dir: du, Filesystem: fsStats}
+	return &DiskUsage{Dir: du, Filesystem: fsStats, Major: major, Minor: minor}
 }
 
 // WindowSummaries returns the summaries over WindowMinute, WindowTenMinutes

@@ -85,6 +85,9 @@ func (f *liveFixture) removeCgroup(cg string) (recreate func()) {
 func (f *liveFixture) collector(opts Options) *Collector {
 	f.t.Helper()
 	opts.Clock = f.clock
+	if opts.MachineIDFile == "" {
+		opts.MachineIDFile, opts.SystemUUIDFile = filepath.Join(f.root, "etc/machine-id"), filepath.Join(f.root, "sys/product_uuid")
+	}
 	c, err := NewCollector(f.fs, opts)
 	if err != nil {
 		f.t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // StatFilesystem returns the figures of the filesystem holding path.
@@ -31,6 +33,15 @@ func StatFilesystem(path string) (FilesystemStats, error) {
 		InodesFree:     st.Ffree,
 		InodesUsed:     st.Files - min(st.Ffree, st.Files),
 	}, nil
+}
+
+// deviceOf returns the device number of the filesystem holding path.
+func deviceOf(path string) (major, minor uint32, err error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, 0, fmt.Errorf("stats: stat %s: %w", path, err)
+	}
+	return unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), nil
 }
 
 var errBudget = errors.New("time budget exhausted")

@@ -13,6 +13,8 @@ var errUnsupported = errors.New("stats: filesystem figures are only implemented 
 // StatFilesystem is only implemented on Linux.
 func StatFilesystem(path string) (FilesystemStats, error) { return FilesystemStats{}, errUnsupported }
 
+func deviceOf(path string) (major, minor uint32, err error) { return 0, 0, errUnsupported }
+
 func (c *DirUsageCache) walk(ctx context.Context, root string, deadline time.Time) (DirUsage, error) {
 	return DirUsage{}, errUnsupported
 }

@@ -22,6 +22,25 @@ type Machine struct {
 	KernelVersion string `json:"kernelVersion"`
 	// BootID is /proc/sys/kernel/random/boot_id.
 	BootID string `json:"bootID"`
+	// MachineID is the content of Options.MachineIDFile (/etc/machine-id),
+	// "" when the file is missing (minimal images, some containers).
+	MachineID string `json:"machineID,omitempty"`
+	// SystemUUID is the content of Options.SystemUUIDFile
+	// (/sys/class/dmi/id/product_uuid, readable by root only), "" when
+	// unreadable.
+	SystemUUID string `json:"systemUUID,omitempty"`
+}
+
+// readIdentity fills the identifiers that live outside /proc. A missing or
+// unreadable file leaves the field empty, as cAdvisor does: the machine
+// description stays usable on hosts and in containers without them.
+func (m *Machine) readIdentity(machineIDFile, systemUUIDFile string) {
+	if b, err := os.ReadFile(machineIDFile); err == nil {
+		m.MachineID = string(trimSpace(b))
+	}
+	if b, err := os.ReadFile(systemUUIDFile); err == nil {
+		m.SystemUUID = string(trimSpace(b))
+	}
 }
 
 // Machine reads the node description from the FS's proc root.

@@ -21,6 +21,13 @@ type PrometheusOptions struct {
 	// Timestamps attaches each sample's collection time to its metrics.
 	// Off by default, as in the kubelet: Prometheus then stamps the scrape.
 	Timestamps bool
+	// PerCPU exports container_cpu_usage_seconds_total per CPU
+	// (cpu="cpu00", "cpu01", ..., CPUs with zero usage left out) instead of
+	// one cpu="total" series, for samples that carry per-CPU figures (cgroup
+	// v1 cpuacct.usage_percpu, read when the Collector's Mask has
+	// MaskCPUPerCPU). Off by default, as cAdvisor's percpu metric set and
+	// the kubelet.
+	PerCPU bool
 }
 
 // baseLabels are the kubelet's labels for cAdvisor metrics
@@ -40,6 +47,35 @@ type promFamily struct {
 	// values calls emit for each sample of the family; it is only called
 	// for entries with a successful latest sample.
 	values func(v *entryView, d DeviceNames, em *emitter)
+	// machine marks a machine_* family: one series per scrape labelled
+	// with the machine's identity (machineLabels), not per target.
+	machine      bool
+	machineValue func(m *Machine) float64
+}
+
+// machineLabels are cAdvisor's labels of machine_* metrics
+// (metrics/prometheus_machine.go).
+var machineLabels = []string{"machine_id", "system_uuid", "boot_id"}
+
+func machineFamily(name, help string, f func(m *Machine) float64) promFamily {
+	return promFamily{name: name, help: help, valueType: prometheus.GaugeValue, machine: true, machineValue: f}
+}
+
+func fsFamily(name, help string, field func(d *DiskUsage) uint64) promFamily {
+	return promFamily{name: name, help: help, valueType: prometheus.GaugeValue, extraLabels: []string{"device"},
+		values: func(v *entryView, d DeviceNames, em *emitter) {
+			if v.rootfs != nil {
+				em.emit(float64(field(v.rootfs)), d.Name(v.rootfs.Major, v.rootfs.Minor))
+			}
+		}}
+}
+
+func psiFamily(name, help string, line func(p *PSIStats) uint64) promFamily {
+	return promFamily{name: name, help: help, valueType: prometheus.CounterValue, values: func(v *entryView, _ DeviceNames, em *emitter) {
+		if ifMask(v, MaskPSI) && v.stats.PSI.Available {
+			em.emit(float64(line(&v.stats.PSI)) / 1e6)
+		}
+	}}
 }
 
 func seconds(ns uint64) float64 { return float64(ns) / float64(time.Second) }
@@ -108,10 +144,20 @@ var promFamilies = []promFamily{
 	{name: "container_cpu_usage_seconds_total", help: "Cumulative cpu time consumed in seconds.", valueType: prometheus.CounterValue,
 		extraLabels: []string{"cpu"}, values: func(v *entryView, _ DeviceNames, em *emitter) {
 			// cAdvisor without per-CPU metrics (the kubelet's setting)
-			// exports one series labelled cpu="total".
-			if ifMask(v, MaskCPU) {
-				em.emit(seconds(v.stats.CPU.UsageNanos), "total")
+			// exports one series labelled cpu="total"; with them, one per
+			// CPU that has run the cgroup.
+			if !ifMask(v, MaskCPU) {
+				return
 			}
+			if em.perCPU && len(v.stats.CPU.PerCPUNanos) > 0 {
+				for i, ns := range v.stats.CPU.PerCPUNanos {
+					if ns > 0 {
+						em.emit(seconds(ns), cpuLabel(i))
+					}
+				}
+				return
+			}
+			em.emit(seconds(v.stats.CPU.UsageNanos), "total")
 		}},
 	// As in cAdvisor, CFS figures exist only for cgroups with a CFS quota.
 	counter("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.", MaskCPU|MaskLimits,
@@ -191,6 +237,45 @@ var promFamilies = []promFamily{
 		values: func(v *entryView, _ DeviceNames, em *emitter) {
 			em.emit(float64(v.time.Unix()))
 		}},
+	// Filesystem usage of the container's writable layer (Target.RootfsPath),
+	// labelled with the device of its filesystem; the limit is that
+	// filesystem's capacity, as in cAdvisor.
+	fsFamily("container_fs_inodes_free", "Number of available Inodes", func(d *DiskUsage) uint64 { return d.Filesystem.InodesFree }),
+	fsFamily("container_fs_inodes_total", "Number of Inodes", func(d *DiskUsage) uint64 { return d.Filesystem.Inodes }),
+	fsFamily("container_fs_limit_bytes", "Number of bytes that can be consumed by the container on this filesystem.", func(d *DiskUsage) uint64 { return d.Filesystem.CapacityBytes }),
+	fsFamily("container_fs_usage_bytes", "Number of bytes that are consumed by the container on this filesystem.", func(d *DiskUsage) uint64 { return d.Dir.Bytes }),
+	// Pressure stall information (cgroup v2, MaskPSI): "full" is stalled,
+	// "some" is waiting, in seconds.
+	psiFamily("container_pressure_cpu_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to CPU congestion.",
+		func(p *PSIStats) uint64 { return p.CPU.Full.TotalMicros }),
+	psiFamily("container_pressure_cpu_waiting_seconds_total", "Total time duration tasks in the container have waited due to CPU congestion.",
+		func(p *PSIStats) uint64 { return p.CPU.Some.TotalMicros }),
+	psiFamily("container_pressure_memory_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to memory congestion.",
+		func(p *PSIStats) uint64 { return p.Memory.Full.TotalMicros }),
+	psiFamily("container_pressure_memory_waiting_seconds_total", "Total time duration tasks in the container have waited due to memory congestion.",
+		func(p *PSIStats) uint64 { return p.Memory.Some.TotalMicros }),
+	psiFamily("container_pressure_io_stalled_seconds_total", "Total time duration no tasks in the container could make progress due to IO congestion.",
+		func(p *PSIStats) uint64 { return p.IO.Full.TotalMicros }),
+	psiFamily("container_pressure_io_waiting_seconds_total", "Total time duration tasks in the container have waited due to IO congestion.",
+		func(p *PSIStats) uint64 { return p.IO.Some.TotalMicros }),
+	machineFamily("machine_cpu_cores", "Number of logical CPU cores.", func(m *Machine) float64 { return float64(m.NumCores) }),
+	machineFamily("machine_memory_bytes", "Amount of memory installed on the machine.", func(m *Machine) float64 { return float64(m.MemoryCapacityBytes) }),
+}
+
+// cpuLabels are the per-CPU label values cAdvisor uses ("cpu%02d").
+var cpuLabels = func() []string {
+	out := make([]string, 256)
+	for i := range out {
+		out[i] = fmt.Sprintf("cpu%02d", i)
+	}
+	return out
+}()
+
+func cpuLabel(i int) string {
+	if i < len(cpuLabels) {
+		return cpuLabels[i]
+	}
+	return fmt.Sprintf("cpu%02d", i)
 }
 
 // PrometheusFamilies lists the metric family names a PrometheusCollector
@@ -218,13 +303,19 @@ type PrometheusCollector struct {
 	descs      []*prometheus.Desc
 	devices    DeviceNames
 	timestamps bool
+	perCPU     bool
+	// machinePairs are the machine_* families' label pairs, sorted by
+	// name.
+	machinePairs []*dto.LabelPair
 }
 
 var _ prometheus.Collector = (*PrometheusCollector)(nil)
 
 // NewPrometheusCollector returns a prometheus.Collector over c.
 func NewPrometheusCollector(c *Collector, opts PrometheusOptions) (*PrometheusCollector, error) {
-	p := &PrometheusCollector{c: c, timestamps: opts.Timestamps}
+	p := &PrometheusCollector{c: c, timestamps: opts.Timestamps, perCPU: opts.PerCPU}
+	m := c.Machine()
+	p.machinePairs = sortedPairs(machineLabels, []string{m.MachineID, m.SystemUUID, m.BootID})
 	for _, name := range opts.Families {
 		if !slices.ContainsFunc(promFamilies, func(f promFamily) bool { return f.name == name }) {
 			return nil, fmt.Errorf("stats: NewPrometheusCollector: field Families: unknown metric family %q", name)
@@ -237,7 +328,11 @@ func NewPrometheusCollector(c *Collector, opts PrometheusOptions) (*PrometheusCo
 		f.extraNames = slices.Clone(f.extraLabels)
 		sort.Strings(f.extraNames)
 		p.families = append(p.families, f)
-		p.descs = append(p.descs, prometheus.NewDesc(f.name, f.help, append(slices.Clone(baseLabels), f.extraLabels...), nil))
+		labels := append(slices.Clone(baseLabels), f.extraLabels...)
+		if f.machine {
+			labels = machineLabels
+		}
+		p.descs = append(p.descs, prometheus.NewDesc(f.name, f.help, labels, nil))
 	}
 	// Device names only label IO series: without /proc/partitions the
 	// series are labelled "MAJ:MIN".
@@ -260,10 +355,16 @@ func (p *PrometheusCollector) Describe(ch chan<- *prometheus.Desc) {
 // needs.
 func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 	views, bases := p.snapshot()
+	m := p.c.Machine()
 	for fi := range p.families {
+		f := &p.families[fi]
+		if f.machine {
+			ch <- &fastMetric{desc: p.descs[fi], valueType: f.valueType, value: f.machineValue(&m), labels: p.machinePairs}
+			continue
+		}
 		for vi := range views {
-			em := emitter{ch: ch, desc: p.descs[fi], family: &p.families[fi], base: bases[vi], view: &views[vi], timestamps: p.timestamps}
-			p.families[fi].values(&views[vi], p.devices, &em)
+			em := emitter{ch: ch, desc: p.descs[fi], family: f, base: bases[vi], view: &views[vi], timestamps: p.timestamps, perCPU: p.perCPU}
+			f.values(&views[vi], p.devices, &em)
 		}
 	}
 }
@@ -307,11 +408,18 @@ func (p *PrometheusCollector) Gather() ([]*dto.MetricFamily, error) {
 	views, bases := p.snapshot()
 	out := make([]*dto.MetricFamily, 0, len(p.families))
 	var slab metricSlab
+	m := p.c.Machine()
 	for fi := range p.families {
 		f := &p.families[fi]
+		if f.machine {
+			v := f.machineValue(&m)
+			out = append(out, &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: dtoType(f.valueType),
+				Metric: []*dto.Metric{{Label: p.machinePairs, Gauge: &dto.Gauge{Value: &v}}}})
+			continue
+		}
 		mf := &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: dtoType(f.valueType), Metric: make([]*dto.Metric, 0, len(views))}
 		for vi := range views {
-			em := emitter{family: f, base: bases[vi], view: &views[vi], timestamps: p.timestamps, mf: mf, slab: &slab}
+			em := emitter{family: f, base: bases[vi], view: &views[vi], timestamps: p.timestamps, perCPU: p.perCPU, mf: mf, slab: &slab}
 			f.values(&views[vi], p.devices, &em)
 		}
 		if len(mf.Metric) == 0 {
@@ -359,6 +467,7 @@ type emitter struct {
 	base       []*dto.LabelPair
 	view       *entryView
 	timestamps bool
+	perCPU     bool
 }
 
 // emit sends one series; extra holds the family's extra label values in
@@ -466,7 +575,8 @@ func (m *fastMetric) Write(out *dto.Metric) error {
 // labelNames holds one pointer per label name, shared by every pair.
 var labelNames = func() map[string]*string {
 	m := map[string]*string{}
-	for _, n := range []string{"container", "id", "image", "name", "namespace", "pod", "cpu", "interface", "device", "failure_type", "scope"} {
+	for _, n := range []string{"container", "id", "image", "name", "namespace", "pod", "cpu", "interface", "device", "failure_type", "scope",
+		"machine_id", "system_uuid", "boot_id"} {
 		m[n] = &n
 	}
 	return m
@@ -481,6 +591,16 @@ func baseLabelPairs(t *Target) []*dto.LabelPair {
 		store[i] = dto.LabelPair{Name: labelNames[n], Value: &vals[i]}
 		pairs[i] = &store[i]
 	}
+	return pairs
+}
+
+// sortedPairs returns label pairs for names and values, sorted by name.
+func sortedPairs(names, values []string) []*dto.LabelPair {
+	pairs := make([]*dto.LabelPair, len(names))
+	for i := range names {
+		pairs[i] = &dto.LabelPair{Name: labelNames[names[i]], Value: &values[i]}
+	}
+	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return pairs
 }
 

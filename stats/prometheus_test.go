@@ -49,7 +49,11 @@ func TestPrometheusGoldenV1(t *testing.T) {
 	n := 0
 	for d := range descs {
 		n++
-		if !strings.Contains(d.String(), `variableLabels: {container,id,image,name,namespace,pod`) {
+		want := `variableLabels: {container,id,image,name,namespace,pod`
+		if strings.Contains(d.String(), `fqName: "machine_`) {
+			want = `variableLabels: {machine_id,system_uuid,boot_id}`
+		}
+		if !strings.Contains(d.String(), want) {
 			t.Errorf("desc without the kubelet's labels: %s", d)
 		}
 	}
@@ -115,7 +119,8 @@ func TestPrometheusGatherMatchesRegistry(t *testing.T) {
 
 func TestPrometheusGoldenV2(t *testing.T) {
 	clk := clocktesting.NewFakeClock(fixtureStart)
-	c, err := NewCollector(fixtureFS(t, "v2"), Options{Clock: clk, Mask: MaskDefault | MaskPSI})
+	c, err := NewCollector(fixtureFS(t, "v2"), Options{Clock: clk, Mask: MaskDefault | MaskPSI,
+		MachineIDFile: "testdata/v2/etc/machine-id", SystemUUIDFile: "testdata/v2/sys/product_uuid"})
 	if err != nil {
 		t.Fatal(err)
 	}

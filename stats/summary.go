@@ -2,6 +2,9 @@ package stats
 
 import (
 	"sort"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
@@ -107,6 +110,7 @@ func (c *Collector) Summary(nodeName string) *statsapi.Summary {
 		default:
 			continue // nothing sampled for this pod
 		}
+		c.podStorage(&ps, types.UID(p.ref.UID))
 		if ps.Network == nil {
 			for _, v := range views {
 				if n := v.networkStats(); n != nil {
@@ -138,6 +142,18 @@ func (c *Collector) nodeStats(nodeName string) statsapi.NodeStats {
 	n.IO = v.ioStats()
 	n.Network = v.networkStats()
 	n.Swap = v.swapStats()
+	if root, at, image := c.nodeFilesystems(); root != nil || image != nil {
+		if root != nil {
+			n.Fs = filesystemFsStats(root, at)
+		}
+		if image != nil {
+			imageFs := fsStats(image)
+			// One filesystem serves images and writable layers (no split
+			// image filesystem): the kubelet then reports it as both.
+			containerFs := *imageFs
+			n.Runtime = &statsapi.RuntimeStats{ImageFs: imageFs, ContainerFs: &containerFs}
+		}
+	}
 	for _, sc := range c.system {
 		sv, ok := sc.entry.view()
 		if !ok {
@@ -322,6 +338,83 @@ func fsStats(d *DiskUsage) *statsapi.FsStats {
 		Inodes:         ptr.To(d.Filesystem.Inodes),
 		InodesUsed:     ptr.To(d.Dir.Inodes),
 	}
+}
+
+// filesystemFsStats reports a whole filesystem, as the kubelet's node Fs:
+// used bytes and inodes are those of the filesystem.
+func filesystemFsStats(f *FilesystemStats, at time.Time) *statsapi.FsStats {
+	return &statsapi.FsStats{
+		Time:           metav1.NewTime(at),
+		AvailableBytes: ptr.To(f.AvailableBytes),
+		CapacityBytes:  ptr.To(f.CapacityBytes),
+		UsedBytes:      ptr.To(f.UsedBytes),
+		InodesFree:     ptr.To(f.InodesFree),
+		Inodes:         ptr.To(f.Inodes),
+		InodesUsed:     ptr.To(f.InodesUsed),
+	}
+}
+
+// podStorage fills a pod's VolumeStats from its registered volumes and its
+// EphemeralStorage as the kubelet's calcEphemeralStorage does
+// (pkg/kubelet/stats/helper.go): capacity, available and inodes of the node
+// root filesystem (Options.RootfsDir), used bytes and inodes summed over the
+// containers' root filesystems and logs and the pod's ephemeral volumes
+// (those without a PVC); the time is the newest of the parts.
+func (c *Collector) podStorage(ps *statsapi.PodStats, uid types.UID) {
+	vols := c.volumeUsages(uid)
+	for _, v := range vols {
+		vs := statsapi.VolumeStats{FsStats: *fsStats(v.usage), Name: v.vol.Name}
+		if v.vol.PVC.Name != "" {
+			vs.PVCRef = &statsapi.PVCReference{Name: v.vol.PVC.Name, Namespace: v.vol.PVC.Namespace}
+		}
+		ps.VolumeStats = append(ps.VolumeStats, vs)
+	}
+	root, rootAt, _ := c.nodeFilesystems()
+	e := &statsapi.FsStats{}
+	if root != nil {
+		e = filesystemFsStats(root, rootAt)
+		e.UsedBytes, e.InodesUsed = nil, nil
+	}
+	add := func(f *statsapi.FsStats, inodes bool) {
+		if f == nil {
+			return
+		}
+		e.UsedBytes = addUsage(e.UsedBytes, f.UsedBytes)
+		if inodes {
+			e.InodesUsed = addUsage(e.InodesUsed, f.InodesUsed)
+		}
+		if f.Time.After(e.Time.Time) {
+			e.Time = f.Time
+		}
+	}
+	for i := range ps.Containers {
+		ctr := &ps.Containers[i]
+		if ctr.Rootfs == nil {
+			continue
+		}
+		add(ctr.Rootfs, true)
+		add(ctr.Logs, true)
+	}
+	for _, vs := range ps.VolumeStats {
+		if vs.PVCRef == nil {
+			add(&vs.FsStats, true)
+		}
+	}
+	if root != nil || e.UsedBytes != nil {
+		ps.EphemeralStorage = e
+	}
+}
+
+// addUsage adds two optional figures, as the kubelet's helper of the same
+// name: nil plus x is x.
+func addUsage(a, b *uint64) *uint64 {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return ptr.To(*a + *b)
 }
 
 // psiStats converts a pressure file; the Summary API wants nanoseconds.
