@@ -123,19 +123,21 @@
 // Each model keeps the text of its chains once rendered, so a full sync of
 // unchanged services is a sort of the chain names and a copy into a reused
 // buffer, and a partial sync renders only what changed. Measured on this
-// project's 2-core machine while other builds were running (load average
-// 5-7), with
+// project's 2-core machine while other builds were running, with
 //
 //	go test ./proxy/ -run '^$' -bench 'FullSync|PartialSync' -benchtime 20x -count 3
 //	go test ./proxy/ -run '^$' -bench PartialSync -benchtime 2000x -count 3
 //
 // (one service in ten is a NodePort, endpoints spread over 100 nodes, all
-// of it in large-cluster mode):
+// of it in large-cluster mode); the first range is at a load average of
+// 5-7, the second at 10-12:
 //
-//	BenchmarkFullSync/services=1000,endpoints=10       6-10 ms/op   0.18 MB/op   3.3 MB payload
-//	BenchmarkFullSync/services=10000,endpoints=10     60-68 ms/op   1.5 MB/op    33 MB payload
-//	BenchmarkFullSync/services=10000,endpoints=50   315-580 ms/op   1.5 MB/op   151 MB payload
-//	BenchmarkPartialSync/services=10000,endpoints=10  87-164 µs/op  0.09 MB/op   3156 B payload
+//	BenchmarkFullSync/services=1000,endpoints=10       4-10 ms/op     0.18 MB/op   3.3 MB payload
+//	BenchmarkFullSync/services=10000,endpoints=10     51-68 ms/op     1.5 MB/op     33 MB payload
+//	                                                114-169 ms/op
+//	BenchmarkFullSync/services=10000,endpoints=50   276-580 ms/op     1.5 MB/op    151 MB payload
+//	BenchmarkPartialSync/services=10000,endpoints=10  87-164 µs/op    0.09 MB/op   3156 B payload
+//	                                                 110-260 µs/op
 //	BenchmarkColdFullSync/services=10000,endpoints=10  0.5-0.75 s/op  125 MB/op
 //
 // BenchmarkColdFullSync is a new Proxier given the whole state and doing
