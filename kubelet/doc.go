@@ -78,9 +78,11 @@
 //     30 seconds. Everything else the API server would reject is refused by
 //     ValidatePod: the pod gets a Failed status with reason InvalidPod and is
 //     never started.
-//   - Probes are not run by this package; a prober supplies results through
-//     Options.Probes (ProbeResults). Without one, every probe is taken as
-//     passing: running containers are started and ready.
+//   - Probes are not run by this package; package kubelet/prober runs them
+//     as the kubelet does and supplies results through Options.Probes
+//     (ProbeResults), following the Syncer with Subscribe, Pods and
+//     Trigger. Without a prober every probe is taken as passing: running
+//     containers are started and ready.
 //   - Ephemeral containers, in-place resize, user namespaces, DRA and image
 //     volumes are not handled. Images are pulled by the Runtime inside
 //     CreateContainer (report failures with ErrImagePull).

@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -11,8 +12,11 @@ import (
 // container names that are DNS-1123 labels and unique across init and regular
 // containers, an image per container, a known restart policy (empty means
 // Always, the API default), restartPolicy only on init containers and only
-// Always, non-negative grace period, positive activeDeadlineSeconds, and
-// lifecycle handlers with exactly one action. It returns nil or an
+// Always, non-negative grace period, positive activeDeadlineSeconds,
+// lifecycle handlers with exactly one action, and probes as the API server
+// checks them (one action, non-negative timings, successThreshold 1 for
+// liveness and startup, resolvable ports; hooks and probes only on regular
+// containers and sidecars). It returns nil or an
 // *InvalidPodError wrapping ErrInvalidPod.
 func ValidatePod(pod *v1.Pod) error {
 	if pod == nil {
@@ -83,6 +87,25 @@ func ValidatePod(pod *v1.Pod) error {
 			checkHandler(&errs, p.Child("lifecycle", "postStart"), c.Lifecycle.PostStart)
 			checkHandler(&errs, p.Child("lifecycle", "preStop"), c.Lifecycle.PreStop)
 		}
+		if init && !isRestartableInit(c) {
+			// As the API: only sidecars have lifecycle hooks and probes.
+			const msg = "may not be set for init containers without restartPolicy=Always"
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{
+				{"lifecycle", c.Lifecycle != nil}, {"livenessProbe", c.LivenessProbe != nil},
+				{"readinessProbe", c.ReadinessProbe != nil}, {"startupProbe", c.StartupProbe != nil},
+			} {
+				if f.set {
+					errs = append(errs, field.Forbidden(p.Child(f.name), msg))
+				}
+			}
+			return
+		}
+		checkProbe(&errs, p.Child("livenessProbe"), c.LivenessProbe, c, false, true)
+		checkProbe(&errs, p.Child("readinessProbe"), c.ReadinessProbe, c, true, false)
+		checkProbe(&errs, p.Child("startupProbe"), c.StartupProbe, c, false, true)
 	}
 	for i := range pod.Spec.InitContainers {
 		check(spec.Child("initContainers").Index(i), &pod.Spec.InitContainers[i], true)
@@ -102,6 +125,78 @@ func ValidatePod(pod *v1.Pod) error {
 		return nil
 	}
 	return &InvalidPodError{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, Errs: errs}
+}
+
+// checkProbe is the API server's validateProbe plus the per-type rules:
+// exactly one action, non-negative timing fields, a positive probe-level
+// terminationGracePeriodSeconds (not on readiness probes), successThreshold
+// 1 for liveness and startup probes, and ports a kubelet can resolve.
+func checkProbe(errs *field.ErrorList, p *field.Path, pr *v1.Probe, c *v1.Container, readiness, mustSucceedOnce bool) {
+	if pr == nil {
+		return
+	}
+	n := 0
+	port := func(p *field.Path, v intstr.IntOrString) {
+		if v.Type == intstr.Int {
+			for _, msg := range validation.IsValidPortNum(int(v.IntVal)) {
+				*errs = append(*errs, field.Invalid(p, v.IntVal, msg))
+			}
+			return
+		}
+		if _, err := ResolvePort(v, c); err != nil {
+			*errs = append(*errs, field.Invalid(p, v.StrVal, "must be a port number or the name of one of the container's ports"))
+		}
+	}
+	if h := pr.Exec; h != nil {
+		n++
+		if len(h.Command) == 0 {
+			*errs = append(*errs, field.Required(p.Child("exec", "command"), ""))
+		}
+	}
+	if h := pr.HTTPGet; h != nil {
+		n++
+		port(p.Child("httpGet", "port"), h.Port)
+		switch h.Scheme {
+		case "", v1.URISchemeHTTP, v1.URISchemeHTTPS:
+		default:
+			*errs = append(*errs, field.NotSupported(p.Child("httpGet", "scheme"), h.Scheme, []string{string(v1.URISchemeHTTP), string(v1.URISchemeHTTPS)}))
+		}
+	}
+	if h := pr.TCPSocket; h != nil {
+		n++
+		port(p.Child("tcpSocket", "port"), h.Port)
+	}
+	if h := pr.GRPC; h != nil {
+		n++
+		for _, msg := range validation.IsValidPortNum(int(h.Port)) {
+			*errs = append(*errs, field.Invalid(p.Child("grpc", "port"), h.Port, msg))
+		}
+	}
+	if n != 1 {
+		*errs = append(*errs, field.Invalid(p, n, "must specify exactly one handler type"))
+	}
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{
+		{"initialDelaySeconds", pr.InitialDelaySeconds}, {"timeoutSeconds", pr.TimeoutSeconds},
+		{"periodSeconds", pr.PeriodSeconds}, {"successThreshold", pr.SuccessThreshold},
+		{"failureThreshold", pr.FailureThreshold},
+	} {
+		if f.v < 0 {
+			*errs = append(*errs, field.Invalid(p.Child(f.name), f.v, "must be non-negative"))
+		}
+	}
+	if mustSucceedOnce && pr.SuccessThreshold > 1 {
+		*errs = append(*errs, field.Invalid(p.Child("successThreshold"), pr.SuccessThreshold, "must be 1"))
+	}
+	if g := pr.TerminationGracePeriodSeconds; g != nil {
+		if readiness {
+			*errs = append(*errs, field.Forbidden(p.Child("terminationGracePeriodSeconds"), "must not be set for readinessProbes"))
+		} else if *g <= 0 {
+			*errs = append(*errs, field.Invalid(p.Child("terminationGracePeriodSeconds"), *g, "must be greater than 0"))
+		}
+	}
 }
 
 func checkHandler(errs *field.ErrorList, p *field.Path, h *v1.LifecycleHandler) {
