@@ -144,3 +144,51 @@ func TestPrometheusGoldenV2(t *testing.T) {
 		t.Error("no container_oom_events_total from memory.events")
 	}
 }
+
+func TestPrometheusPerCPU(t *testing.T) {
+	f := newLiveFixture(t)
+	c := f.collector(Options{Mask: MaskDefault | MaskCPUPerCPU})
+	if err := c.Add(testTarget()); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh(c)
+	series := func(cpu string) string {
+		return `container_cpu_usage_seconds_total{container="nginx",cpu="` + cpu + `",id="` + v1ContainerPath +
+			`",image="registry.k8s.io/nginx:1.27",name="` + fixtureCID + `",namespace="default",pod="web-0"}`
+	}
+	for _, tc := range []struct {
+		name string
+		opts PrometheusOptions
+		want string
+	}{
+		{"default: total", PrometheusOptions{}, series("total") + " 0.849038869"},
+		// cpuacct.usage_percpu of the fixture: "497888817 351150052".
+		{"per CPU", PrometheusOptions{PerCPU: true}, series("cpu00") + " 0.497888817\n" + series("cpu01") + " 0.351150052"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Families = []string{"container_cpu_usage_seconds_total"}
+			p, err := NewPrometheusCollector(c, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := testutil.GatherAndFormat(p, expfmt.TypeTextPlain, "container_cpu_usage_seconds_total")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(got), tc.want+"\n") {
+				t.Errorf("exposition lacks\n%s\ngot:\n%s", tc.want, got)
+			}
+			if tc.opts.PerCPU && strings.Contains(string(got), `cpu="total"`) {
+				t.Error("per-CPU export still has the container's total series")
+			}
+			// The registry path agrees with Gather.
+			viaRegistry, err := testutil.CollectAndFormat(p, expfmt.TypeTextPlain, "container_cpu_usage_seconds_total")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(viaRegistry), string(got)); diff != "" {
+				t.Errorf("registry differs from Gather:\n%s", diff)
+			}
+		})
+	}
+}
