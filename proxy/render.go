@@ -14,13 +14,6 @@ const (
 	numShared
 )
 
-// sharedChainNames names the shared chains, indexed like the constants
-// above (the first four are in the filter table, the last two in nat).
-var sharedChainNames = [numShared]string{
-	ChainNodePorts, ChainServices, ChainExternalServices, ChainProxyFirewall,
-	ChainNodePorts, ChainServices,
-}
-
 // lineBuf accumulates payload text without per-line allocations.
 type lineBuf []byte
 
