@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -246,5 +247,67 @@ func TestKubeProxyLargeClusterMode(t *testing.T) {
 	}
 	if _, n, _ := dnatLines(sync(true), "10.0.0.0"); n != expected+3 {
 		t.Errorf("full resync: %d endpoints, want %d", n, expected+3)
+	}
+}
+
+// onlyLocalNodePortObjects is a NodePort service with
+// externalTrafficPolicy Local and one local and one remote endpoint, as in
+// kube-proxy's localhost-node-port and only-local-node-port tests.
+func onlyLocalNodePortObjects(clusterIP string, nodePort int32, addrType discovery.AddressType, remote, local string) ([]*v1.Service, []*discovery.EndpointSlice) {
+	svc := makeService("ns1", "svc1", func(svc *v1.Service) {
+		svc.Spec.Type = v1.ServiceTypeNodePort
+		svc.Spec.ClusterIP = clusterIP
+		svc.Spec.Ports = []v1.ServicePort{{Name: "p80", Port: 80, Protocol: v1.ProtocolTCP, NodePort: nodePort}}
+		svc.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+	})
+	slice := makeSlice("ns1", "svc1", 1, func(s *discovery.EndpointSlice) {
+		s.AddressType = addrType
+		s.Endpoints = []discovery.Endpoint{{Addresses: []string{remote}}, {Addresses: []string{local}, NodeName: ptr.To(testNodeName)}}
+		s.Ports = tcpPort("p80", 80)
+	})
+	return []*v1.Service{svc}, []*discovery.EndpointSlice{slice}
+}
+
+// TestKubeProxyNodePortVariants compares full payloads byte for byte with
+// kube-proxy's TestEnableLocalhostNodePortsIPv6,
+// TestDisableLocalhostNodePortsIPv6 (IPv6, no local-traffic detector:
+// localhost node ports never apply to IPv6) and
+// TestOnlyLocalNodePortsNoClusterCIDR (--nodeport-addresses
+// 192.168.0.0/24,2001:db8::/64 on a node whose addresses are 192.168.0.2,
+// 192.168.1.2 and 192.168.99.11).
+func TestKubeProxyNodePortVariants(t *testing.T) {
+	nodeIPs := []netip.Addr{netip.MustParseAddr(testNodeIP), netip.MustParseAddr("192.168.1.2"), netip.MustParseAddr("192.168.99.11"),
+		netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8:1::2")}
+	for _, tc := range []struct {
+		name   string
+		opts   proxy.Options
+		svc    []*v1.Service
+		slices []*discovery.EndpointSlice
+		golden string
+	}{{
+		name:   "TestEnableLocalhostNodePortsIPv6",
+		opts:   proxy.Options{NodeName: testNodeName, NodeIPs: nodeIPs, IPFamily: v1.IPv6Protocol, LocalhostNodePorts: true},
+		golden: "kubeproxy/localhost-nodeports-ipv6.golden",
+	}, {
+		name:   "TestDisableLocalhostNodePortsIPv6",
+		opts:   proxy.Options{NodeName: testNodeName, NodeIPs: nodeIPs, IPFamily: v1.IPv6Protocol},
+		golden: "kubeproxy/localhost-nodeports-ipv6.golden",
+	}, {
+		name: "TestOnlyLocalNodePortsNoClusterCIDR",
+		opts: proxy.Options{NodeName: testNodeName, NodeIPs: nodeIPs,
+			NodePortAddresses: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/24"), netip.MustParsePrefix("2001:db8::/64")}},
+		golden: "kubeproxy/only-local-nodeports-no-cluster-cidr.golden",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			svcs, slices := onlyLocalNodePortObjects("172.30.0.41", 3001, discovery.AddressTypeIPv4, "10.180.0.1", "10.180.2.1")
+			if tc.opts.IPFamily == v1.IPv6Protocol {
+				svcs, slices = onlyLocalNodePortObjects("fd00:ab34::20", 30001, discovery.AddressTypeIPv6, "ff06::c1", "ff06::c2")
+			}
+			p := newProxier(t, tc.opts)
+			if err := p.SetState(svcs, slices); err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, tc.golden, fullPayload(t, p))
+		})
 	}
 }
