@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/nodekit/nodekit/examples/internal/manifest"
 	"github.com/nodekit/nodekit/examples/internal/netns"
+	"github.com/nodekit/nodekit/examples/internal/realnode"
 	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/proxy"
 )
@@ -59,10 +61,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&dc.once, "once", os.Getenv("DEMO_ONCE") == "1", "stop after one round instead of running until interrupted (default from DEMO_ONCE=1)")
 	fs.DurationVar(&dc.timeout, "timeout", 3*time.Minute, "how long to wait for the pods")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return realnode.UsageError{Msg: err.Error()}
 	}
-	if err := requirements(runc.DefaultBusyboxPath); err != nil {
-		return usageError{"make demo needs root and the node's tools. " + err.Error()}
+	if err := realnode.Requirements(runc.DefaultBusyboxPath); err != nil {
+		return realnode.UsageError{Msg: "make demo needs root and the node's tools. " + err.Error()}
 	}
 	if dc.agentLog == "" {
 		dc.agentLog = filepath.Clean(dc.stateDir) + ".log"
@@ -74,11 +76,11 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	// The demo reads the manifests as the node will, to find the Service.
 	set, err := manifest.NewSource(manifests, manifest.Options{NodeName: dc.nodeName}).Load()
 	if err != nil {
-		return usageError{fmt.Sprintf("manifests: %v", err)}
+		return realnode.UsageError{Msg: fmt.Sprintf("manifests: %v", err)}
 	}
 	svc := findService(set, dc.service)
 	if svc == nil {
-		return usageError{fmt.Sprintf("no Service %q in %s", dc.service, manifests)}
+		return realnode.UsageError{Msg: fmt.Sprintf("no Service %q in %s", dc.service, manifests)}
 	}
 	selected := selectedPods(set, svc)
 
@@ -117,7 +119,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	stopErr := stopNode(cmd, exited, out)
 	if stopErr == nil {
-		stopErr = removeStateDir(dc.stateDir)
+		stopErr = realnode.RemoveStateDir(dc.stateDir)
 	}
 	if stopErr == nil {
 		fmt.Fprintln(out, "node stopped; its pods, namespace, cgroups and state are removed")
@@ -202,7 +204,7 @@ func demoRound(ctx context.Context, dc *demoConfig, out io.Writer, svc *v1.Servi
 	}
 	fmt.Fprintf(out, "answered by %d pods: %s\n", len(counts), strings.Join(parts, ", "))
 	if np := svc.Spec.Ports[0].NodePort; np != 0 {
-		nodeTarget := fmt.Sprintf("http://10.87.0.2:%d/", np)
+		nodeTarget := fmt.Sprintf("http://%s:%d/", netip.MustParsePrefix(realnode.DefaultNodeIP).Addr(), np)
 		who, err := get(ctx, client, nodeTarget)
 		if err != nil {
 			return fmt.Errorf("node port: %w", err)

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/nodekit/nodekit/examples/internal/netns"
+	"github.com/nodekit/nodekit/examples/internal/realnode"
 	"github.com/nodekit/nodekit/internal/privtest"
 )
 
@@ -104,7 +104,7 @@ func leftovers(t *testing.T, name, stateDir string) []string {
 	if netns.Exists("nodekit-" + name) {
 		out = append(out, "network namespace nodekit-"+name)
 	}
-	hs, err := cgroupHierarchies()
+	hs, err := realnode.CgroupHierarchies()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func leftovers(t *testing.T, name, stateDir string) []string {
 			out = append(out, "cgroup "+filepath.Join(h, "nodekit", name))
 		}
 	}
-	mounts, err := mountsUnder(stateDir)
+	mounts, err := realnode.MountsUnder(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,5 +352,4 @@ func TestDemoWithoutRoot(t *testing.T) {
 	if _, err := os.Stat(stateDir + ".log"); err == nil {
 		t.Error("wrote a log before failing")
 	}
-	_ = fmt.Sprint()
 }

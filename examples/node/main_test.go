@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/nodekit/nodekit/examples/internal/agent"
 	"github.com/nodekit/nodekit/examples/internal/manifest"
+	"github.com/nodekit/nodekit/examples/internal/realnode"
 	"github.com/nodekit/nodekit/kubelet/kubelettest"
 	"github.com/nodekit/nodekit/proxy"
 	"github.com/nodekit/nodekit/proxy/proxytest"
@@ -85,7 +85,7 @@ func TestExampleManifests(t *testing.T) {
 	}
 	trace := func(dst netip.Addr, port uint16) map[netip.AddrPort]float64 {
 		res, err := nf.Trace(proxytest.Packet{Src: nodeIP, Dst: dst, Proto: "tcp", SrcPort: 40000, DstPort: port,
-			Hook: "OUTPUT", OutInterface: nodeDevice, LocalAddrs: []netip.Addr{nodeIP}})
+			Hook: "OUTPUT", OutInterface: realnode.NodeDevice, LocalAddrs: []netip.Addr{nodeIP}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,61 +114,5 @@ func TestExampleManifests(t *testing.T) {
 		if p.Status.Phase != v1.PodRunning {
 			t.Errorf("%s is %s on the fake runtime", p.Name, p.Status.Phase)
 		}
-	}
-}
-
-func TestConfigComplete(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  config
-		want string // "" for no error
-	}{
-		{"defaults", config{nodeName: "n", podCIDR: "10.88.0.0/16", serviceCIDR: "10.96.0.0/16"}, ""},
-		{"bad node name", config{nodeName: "a/b", podCIDR: "10.88.0.0/16", serviceCIDR: "10.96.0.0/16"}, `--node-name "a/b"`},
-		{"host network needs a node IP", config{nodeName: "n", hostNetwork: true, podCIDR: "10.88.0.0/16", serviceCIDR: "10.96.0.0/16"}, "--node-ip is required"},
-		{"node IP without prefix", config{nodeName: "n", nodeIP: "10.0.0.1", podCIDR: "10.88.0.0/16", serviceCIDR: "10.96.0.0/16"}, `--node-ip "10.0.0.1"`},
-		{"root cgroup", config{nodeName: "n", cgroupRoot: "/", podCIDR: "10.88.0.0/16", serviceCIDR: "10.96.0.0/16"}, "--cgroup-root"},
-		{"backend", config{nodeName: "n", backend: "ebpf", podCIDR: "10.88.0.0/16", serviceCIDR: "10.96.0.0/16"}, "--iptables-backend"},
-		{"service CIDR", config{nodeName: "n", podCIDR: "10.88.0.0/16", serviceCIDR: "fd00::/108"}, "--service-cidr"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.complete()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tc.cfg.stateDir != "/var/lib/nodekit/n" || tc.cfg.netnsName != "nodekit-n" || tc.cfg.cgroupRoot != "/nodekit/n" || tc.cfg.parsedNodeIP.String() != "10.87.0.2/24" {
-					t.Errorf("defaults %+v", tc.cfg)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestMountsUnder(t *testing.T) {
-	if got := unescapeMountPath(`/a\040b/c\134d`); got != `/a b/c\d` {
-		t.Errorf("unescape: %q", got)
-	}
-	mounts, err := mountsUnder("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mounts) == 0 || mounts[len(mounts)-1] != "/proc" {
-		t.Errorf("mounts under /proc %v; want /proc last (deepest first)", mounts)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := removeStateDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("%s still there: %v", dir, err)
 	}
 }

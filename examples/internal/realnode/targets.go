@@ -1,4 +1,4 @@
-package main
+package realnode
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 	"github.com/nodekit/nodekit/stats"
 )
 
-// runcTargets names the cgroups of a pod for the stats collector: one
+// RuncTargets names the cgroups of a pod for the stats collector: one
 // target per running container (its cgroup, init process for network
 // figures, writable layer and log directory, from the runtime) and one for
 // the pod's cgroup, whose network figures come from any of its running
 // containers (the runc runtime has no pause process).
-func runcTargets(rt *runc.Runtime) agent.TargetsFunc {
+func RuncTargets(rt *runc.Runtime) agent.TargetsFunc {
 	return func(ctx context.Context, pod *v1.Pod) ([]stats.Target, error) {
 		nn := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 		var out []stats.Target

@@ -1,4 +1,4 @@
-package main
+package realnode
 
 import (
 	"context"
@@ -16,20 +16,20 @@ import (
 // forwarding (pods reach services and each other through the node). It is
 // idempotent, so a restarted agent finds the namespace as it left it.
 func ensureNodeNetwork(ctx context.Context, ns *netns.Namespace, nodeIP netip.Prefix) error {
-	if _, err := ns.Run(ctx, "ip", "link", "show", nodeDevice); err != nil {
+	if _, err := ns.Run(ctx, "ip", "link", "show", NodeDevice); err != nil {
 		// A dummy device where the kernel has the module; else a veth pair
 		// with both ends in the node namespace and the peer left down, which
 		// carries the address and the route just as well and sends nothing.
-		if _, err := ns.Run(ctx, "ip", "link", "add", nodeDevice, "type", "dummy"); err != nil {
-			if _, err2 := ns.Run(ctx, "ip", "link", "add", nodeDevice, "type", "veth", "peer", "name", nodeDevice+"p"); err2 != nil {
+		if _, err := ns.Run(ctx, "ip", "link", "add", NodeDevice, "type", "dummy"); err != nil {
+			if _, err2 := ns.Run(ctx, "ip", "link", "add", NodeDevice, "type", "veth", "peer", "name", NodeDevice+"p"); err2 != nil {
 				return errors.Join(err, err2)
 			}
 		}
 	}
 	steps := [][]string{
-		{"ip", "addr", "replace", nodeIP.String(), "dev", nodeDevice},
-		{"ip", "link", "set", nodeDevice, "up"},
-		{"ip", "route", "replace", "default", "dev", nodeDevice},
+		{"ip", "addr", "replace", nodeIP.String(), "dev", NodeDevice},
+		{"ip", "link", "set", NodeDevice, "up"},
+		{"ip", "route", "replace", "default", "dev", NodeDevice},
 	}
 	for _, s := range steps {
 		if _, err := ns.Run(ctx, s[0], s[1:]...); err != nil {

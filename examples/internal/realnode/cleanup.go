@@ -1,11 +1,10 @@
-package main
+package realnode
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,36 +20,17 @@ import (
 	"github.com/nodekit/nodekit/proxy"
 )
 
-// runCleanup removes everything a node left behind: its pods, its network
-// namespace (or, with --host-network, the proxy's iptables rules), its
-// cgroups and its state directory.
-func runCleanup(ctx context.Context, args []string) error {
-	cfg := &config{}
-	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
-	cfg.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	if cfg.hostNetwork && cfg.nodeIP == "" {
-		cfg.nodeIP = "127.0.0.1/8" // not used by cleanup
-	}
-	if err := cfg.complete(); err != nil {
-		return err
-	}
-	if os.Geteuid() != 0 {
-		return usageError{"cleanup needs root"}
-	}
-	return cleanupNode(ctx, cfg)
-}
-
-func cleanupNode(ctx context.Context, cfg *config) error {
+// Cleanup removes everything a node left behind: its pods, its network
+// namespace (or, with HostNetwork, the proxy's iptables rules), its cgroups
+// and its state directory. cfg must be completed.
+func Cleanup(ctx context.Context, cfg *Config) error {
 	var errs []error
-	runtimeDir := filepath.Join(cfg.stateDir, "runtime")
+	runtimeDir := filepath.Join(cfg.StateDir, "runtime")
 	if _, err := os.Stat(runtimeDir); err == nil {
-		opts := runc.Options{Images: runc.DirImageStore(filepath.Join(cfg.stateDir, "images")), CgroupRoot: cfg.cgroupRoot,
-			Network: runc.NetworkOptions{Subnet: cfg.podCIDR}}
-		if !cfg.hostNetwork && netns.Exists(cfg.netnsName) {
-			opts.Network.NodeNetNSPath = filepath.Join(netns.Dir, cfg.netnsName)
+		opts := runc.Options{Images: runc.DirImageStore(filepath.Join(cfg.StateDir, "images")), CgroupRoot: cfg.CgroupRoot,
+			Network: runc.NetworkOptions{Subnet: cfg.PodCIDR}}
+		if !cfg.HostNetwork && netns.Exists(cfg.NetnsName) {
+			opts.Network.NodeNetNSPath = filepath.Join(netns.Dir, cfg.NetnsName)
 		}
 		rt, err := runc.New(runtimeDir, opts)
 		if err != nil {
@@ -68,8 +48,8 @@ func cleanupNode(ctx context.Context, cfg *config) error {
 			}
 		}
 	}
-	if cfg.hostNetwork {
-		ipt, err := proxy.NewIPTables(ctx, proxy.IPTablesOptions{Backend: proxy.BackendMode(cfg.backend)})
+	if cfg.HostNetwork {
+		ipt, err := proxy.NewIPTables(ctx, proxy.IPTablesOptions{Backend: proxy.BackendMode(cfg.Backend)})
 		if err == nil {
 			errs = append(errs, proxy.Cleanup(ctx, ipt))
 			ipt.Close()
@@ -77,28 +57,28 @@ func cleanupNode(ctx context.Context, cfg *config) error {
 			errs = append(errs, err)
 		}
 	} else {
-		errs = append(errs, (&netns.Namespace{Name: cfg.netnsName, Path: filepath.Join(netns.Dir, cfg.netnsName)}).Delete(ctx))
+		errs = append(errs, (&netns.Namespace{Name: cfg.NetnsName, Path: filepath.Join(netns.Dir, cfg.NetnsName)}).Delete(ctx))
 	}
-	errs = append(errs, removeCgroupTree(cfg.cgroupRoot))
+	errs = append(errs, RemoveCgroupTree(cfg.CgroupRoot))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return removeStateDir(cfg.stateDir)
+	return RemoveStateDir(cfg.StateDir)
 }
 
 // cgroupFSRoot is where the cgroup hierarchies are mounted.
 const cgroupFSRoot = "/sys/fs/cgroup"
 
-// removeCgroupTree removes the cgroup root and every cgroup below it from
+// RemoveCgroupTree removes the cgroup root and every cgroup below it from
 // every hierarchy (cgroup v1 controllers and the unified one), deepest
 // first, then the root's parents up to the top when they are empty. A cgroup
 // that still holds processes makes it fail.
-func removeCgroupTree(root string) error {
+func RemoveCgroupTree(root string) error {
 	root = filepath.Clean("/" + root)
 	if root == "/" {
 		return errors.New("refusing to remove the root cgroup")
 	}
-	hierarchies, err := cgroupHierarchies()
+	hierarchies, err := CgroupHierarchies()
 	if err != nil {
 		return err
 	}
@@ -137,11 +117,11 @@ func removeCgroupTree(root string) error {
 	return errors.Join(errs...)
 }
 
-// cgroupHierarchies are the mounted hierarchies under cgroupFSRoot: the
+// CgroupHierarchies are the mounted hierarchies under cgroupFSRoot: the
 // root itself on a unified host, else each v1 controller directory and the
 // unified one of a hybrid host. Co-mounted controllers (cpu,cpuacct) are
 // listed once.
-func cgroupHierarchies() ([]string, error) {
+func CgroupHierarchies() ([]string, error) {
 	if _, err := os.Stat(filepath.Join(cgroupFSRoot, "cgroup.controllers")); err == nil {
 		return []string{cgroupFSRoot}, nil
 	}
@@ -163,19 +143,19 @@ func cgroupHierarchies() ([]string, error) {
 	return out, nil
 }
 
-// removeStateDir removes a state directory once nothing is mounted below
+// RemoveStateDir removes a state directory once nothing is mounted below
 // it: a mount left there (a pod volume, an overlay) would have os.RemoveAll
 // reach into another filesystem, so they are unmounted first and the
 // removal is refused if one stays.
-func removeStateDir(dir string) error {
-	mounts, err := mountsUnder(dir)
+func RemoveStateDir(dir string) error {
+	mounts, err := MountsUnder(dir)
 	if err != nil {
 		return err
 	}
 	for _, m := range mounts {
 		_ = unix.Unmount(m, unix.MNT_DETACH)
 	}
-	if mounts, err = mountsUnder(dir); err != nil {
+	if mounts, err = MountsUnder(dir); err != nil {
 		return err
 	}
 	if len(mounts) > 0 {
@@ -184,8 +164,8 @@ func removeStateDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// mountsUnder lists the mount points at or below dir, deepest first.
-func mountsUnder(dir string) ([]string, error) {
+// MountsUnder lists the mount points at or below dir, deepest first.
+func MountsUnder(dir string) ([]string, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
