@@ -155,3 +155,17 @@ func ExampleProxier_Errors() {
 	// Output:
 	// Service "default"/"web": spec.externalIPs[0] "1.2.3.4 -j ACCEPT": not a valid IP address: invalid object
 }
+
+// The jump rules kube-proxy keeps in the built-in chains, for a caller
+// that ensures them with iptables -C/-I (as kube-proxy does).
+func ExampleJumpRules() {
+	for _, j := range proxy.JumpRules() {
+		if j.Table == "nat" {
+			fmt.Println(j.Table, j.Chain, j.Args)
+		}
+	}
+	// Output:
+	// nat OUTPUT [-m comment --comment kubernetes service portals -j KUBE-SERVICES]
+	// nat PREROUTING [-m comment --comment kubernetes service portals -j KUBE-SERVICES]
+	// nat POSTROUTING [-m comment --comment kubernetes postrouting rules -j KUBE-POSTROUTING]
+}
