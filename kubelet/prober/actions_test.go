@@ -27,7 +27,12 @@ import (
 // pod IP 127.0.0.1, as a worker would.
 func runAction(t *testing.T, p *v1.Probe, webPort int) (outcome, string, error) {
 	t.Helper()
-	pb := newProber(&execRuntime{}, Options{KubeVersion: DefaultKubeVersion})
+	return runActionWith(t, Options{}, p, webPort)
+}
+
+func runActionWith(t *testing.T, opts Options, p *v1.Probe, webPort int) (outcome, string, error) {
+	t.Helper()
+	pb := newProber(&execRuntime{}, opts)
 	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}}
 	c := &v1.Container{Name: "app", Ports: []v1.ContainerPort{{Name: "web", ContainerPort: int32(webPort)}}}
 	return pb.runProbe(t.Context(), withDefaults(p), pod, &v1.PodStatus{PodIP: "127.0.0.1"}, c, "c1")
@@ -95,13 +100,14 @@ func TestHTTPProbe(t *testing.T) {
 		}
 		return &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: g}}
 	}
-	for _, tc := range []struct {
+	type testCase struct {
 		name    string
 		probe   *v1.Probe
 		want    outcome
 		wantOut string
 		check   func(t *testing.T, r *http.Request)
-	}{
+	}
+	cases := []testCase{
 		{name: "200 with default headers", probe: get("/ok"), want: outcomeSuccess, wantOut: "fine", check: func(t *testing.T, r *http.Request) {
 			if ua := r.Header.Get("User-Agent"); ua != "kube-probe/"+DefaultKubeVersion {
 				t.Errorf("User-Agent %q", ua)
@@ -163,31 +169,39 @@ func TestHTTPProbe(t *testing.T) {
 				t.Errorf("Host %q", r.Host)
 			}
 		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			lastReq = nil
-			mu.Unlock()
-			got, out, err := runAction(t, tc.probe, port)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want || (tc.wantOut != "" && out != tc.wantOut) {
-				if len(out) > 200 {
-					out = out[:200] + "..."
-				}
-				t.Fatalf("got %s %q, want %s %q", got, out, tc.want, tc.wantOut)
-			}
-			if tc.check != nil {
+	}
+	// The default direct exchange and net/http's Transport (used with
+	// Options.HTTPTransport) must agree on every case.
+	for _, variant := range []struct {
+		name string
+		opts Options
+	}{{"direct", Options{}}, {"net/http", Options{HTTPTransport: newProbeTransport()}}} {
+		for _, tc := range cases {
+			t.Run(variant.name+"/"+tc.name, func(t *testing.T) {
 				mu.Lock()
-				r := lastReq
+				lastReq = nil
 				mu.Unlock()
-				if r == nil {
-					t.Fatal("no request received")
+				got, out, err := runActionWith(t, variant.opts, tc.probe, port)
+				if err != nil {
+					t.Fatal(err)
 				}
-				tc.check(t, r)
-			}
-		})
+				if got != tc.want || (tc.wantOut != "" && out != tc.wantOut) {
+					if len(out) > 200 {
+						out = out[:200] + "..."
+					}
+					t.Fatalf("got %s %q, want %s %q", got, out, tc.want, tc.wantOut)
+				}
+				if tc.check != nil {
+					mu.Lock()
+					r := lastReq
+					mu.Unlock()
+					if r == nil {
+						t.Fatal("no request received")
+					}
+					tc.check(t, r)
+				}
+			})
+		}
 	}
 	// A port name that does not exist is an error (the result is thrown
 	// away), not a failure.
@@ -197,12 +211,22 @@ func TestHTTPProbe(t *testing.T) {
 }
 
 func TestHTTPSProbe(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("tls")) }))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/", http.StatusMovedPermanently)
+			return
+		}
+		_, _ = w.Write([]byte("tls"))
+	}))
 	defer srv.Close()
-	p := &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Scheme: v1.URISchemeHTTPS, Path: "/", Port: intstr.FromInt(serverPort(t, srv.URL))}}}
-	got, out, err := runAction(t, p, 0)
-	if err != nil || got != outcomeSuccess || out != "tls" {
-		t.Fatalf("https probe (self-signed) = %s %q %v", got, out, err)
+	for _, path := range []string{"/", "/moved"} {
+		p := &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Scheme: v1.URISchemeHTTPS, Path: path, Port: intstr.FromInt(serverPort(t, srv.URL))}}}
+		for _, opts := range []Options{{}, {HTTPTransport: newProbeTransport()}} {
+			got, out, err := runActionWith(t, opts, p, 0)
+			if err != nil || got != outcomeSuccess || out != "tls" {
+				t.Fatalf("https probe %s (self-signed) = %s %q %v", path, got, out, err)
+			}
+		}
 	}
 }
 

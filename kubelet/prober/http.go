@@ -116,22 +116,41 @@ func formatURL(scheme, host string, port int, path string) *url.URL {
 func (pb *prober) httpProbe(ctx context.Context, req *http.Request, timeout time.Duration) (outcome, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if pb.direct != nil {
+		code, body, location, err := pb.direct.do(ctx, req)
+		if err != nil {
+			return outcomeFailure, err.Error(), nil
+		}
+		if !isRedirect(code, location) {
+			return httpOutcome(code, body)
+		}
+		// Follow the redirect as net/http does, from the start.
+	}
 	res, err := pb.http.Do(req.WithContext(ctx))
 	if err != nil {
 		// Errors are failures, so that timeouts count.
 		return outcomeFailure, err.Error(), nil
 	}
 	defer func() { _ = res.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxHTTPBody))
+	b, err := readAtMost(res.Body, maxHTTPBody)
 	if err != nil {
 		return outcomeFailure, "", err
 	}
-	body := string(b)
-	if res.StatusCode >= http.StatusOK && res.StatusCode < http.StatusBadRequest {
-		if res.StatusCode >= http.StatusMultipleChoices {
-			return outcomeWarning, "Probe terminated redirects, Response body: " + body, nil
+	return httpOutcome(res.StatusCode, b)
+}
+
+// readAtMost reads up to limit bytes of r; a longer body is truncated,
+// which is not an error (the kubelet logs it).
+func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, limit))
+}
+
+func httpOutcome(code int, body []byte) (outcome, string, error) {
+	if code >= http.StatusOK && code < http.StatusBadRequest {
+		if code >= http.StatusMultipleChoices {
+			return outcomeWarning, "Probe terminated redirects, Response body: " + string(body), nil
 		}
-		return outcomeSuccess, body, nil
+		return outcomeSuccess, string(body), nil
 	}
-	return outcomeFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode), nil
+	return outcomeFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code), nil
 }

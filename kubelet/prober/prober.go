@@ -46,19 +46,23 @@ type prober struct {
 	rt        kubelet.Runtime
 	log       *slog.Logger
 	http      *http.Client
+	direct    *directHTTP // nil with a custom Options.HTTPTransport
 	userAgent string
 }
 
 func newProber(rt kubelet.Runtime, opts Options) *prober {
 	opts = opts.withDefaults()
 	tr := opts.HTTPTransport
+	var direct *directHTTP
 	if tr == nil {
 		tr = newProbeTransport()
+		direct = newDirectHTTP()
 	}
 	return &prober{
 		rt:        rt,
 		log:       opts.Logger,
 		http:      &http.Client{Transport: tr, CheckRedirect: redirectChecker},
+		direct:    direct,
 		userAgent: "kube-probe/" + opts.KubeVersion,
 	}
 }
