@@ -21,7 +21,7 @@ type engine struct {
 	stop func()
 }
 
-func startEngine(t *testing.T, r *Runtime, opts kubelet.Options) *engine {
+func startEngine(t testing.TB, r *Runtime, opts kubelet.Options) *engine {
 	t.Helper()
 	if opts.RelistPeriod == 0 {
 		opts.RelistPeriod = 200 * time.Millisecond
@@ -45,7 +45,7 @@ func startEngine(t *testing.T, r *Runtime, opts kubelet.Options) *engine {
 }
 
 // waitStatus polls the pod's status until cond holds and returns it.
-func (e *engine) waitStatus(t *testing.T, uid types.UID, timeout time.Duration, what string, cond func(*v1.PodStatus) bool) *v1.PodStatus {
+func (e *engine) waitStatus(t testing.TB, uid types.UID, timeout time.Duration, what string, cond func(*v1.PodStatus) bool) *v1.PodStatus {
 	t.Helper()
 	var st *v1.PodStatus
 	waitFor(t, timeout, what, func() bool {

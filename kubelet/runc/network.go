@@ -3,6 +3,7 @@ package runc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -99,24 +100,30 @@ func (n *network) runtimeConf(sb *sandboxRecord, netnsPath string) *libcni.Runti
 }
 
 // setUp attaches the namespace to loopback and the pod network and returns
-// the pod's IPs, IPv4 first. On failure whatever was attached is detached.
+// the pod's IPs, IPv4 first. The two lists touch different devices of the
+// pod's namespace (lo and eth0), so they run concurrently, each from a thread
+// in the node's namespace. On failure whatever was attached is detached.
 func (n *network) setUp(ctx context.Context, sb *sandboxRecord, netnsPath string) ([]string, error) {
 	rt := n.runtimeConf(sb, netnsPath)
+	lo := *rt
+	lo.IfName = "lo"
+	loErr := make(chan error, 1)
+	go func() {
+		loErr <- inNetNS(n.nodeNS, func() error {
+			if _, err := n.cni.AddNetworkList(ctx, n.loopback, &lo); err != nil {
+				return fmt.Errorf("CNI loopback of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
+			}
+			return nil
+		})
+	}()
 	var ips []string
 	err := inNetNS(n.nodeNS, func() error {
-		lo := *rt
-		lo.IfName = "lo"
-		if _, err := n.cni.AddNetworkList(ctx, n.loopback, &lo); err != nil {
-			return fmt.Errorf("CNI loopback of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
-		}
 		res, err := n.cni.AddNetworkList(ctx, n.pod, rt)
 		if err != nil {
-			_ = n.cni.DelNetworkList(context.WithoutCancel(ctx), n.pod, rt)
 			return fmt.Errorf("CNI network %q of sandbox %s: %w: %w", n.pod.Name, sb.ID, ErrNetwork, err)
 		}
 		r, err := cnitypes100.NewResultFromResult(res)
 		if err != nil {
-			_ = n.cni.DelNetworkList(context.WithoutCancel(ctx), n.pod, rt)
 			return fmt.Errorf("CNI result of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
 		}
 		var v4, v6 []string
@@ -130,7 +137,13 @@ func (n *network) setUp(ctx context.Context, sb *sandboxRecord, netnsPath string
 		ips = append(v4, v6...)
 		return nil
 	})
-	return ips, err
+	if err = errors.Join(err, <-loErr); err != nil {
+		if derr := n.tearDown(context.WithoutCancel(ctx), sb, netnsPath); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, err
+	}
+	return ips, nil
 }
 
 // tearDown detaches the namespace from the pod network (releasing its
