@@ -55,17 +55,24 @@
 //     (or at the start of Run), not from the pod worker's SyncPod; a
 //     worker follows the container through Source.PodStatus as the
 //     kubelet's follows the status manager.
-//   - A probe whose definition changes gets a new worker (the kubelet does
-//     not support probe updates because the API makes them immutable;
-//     pods given to a Syncer need not come from an API server). The
-//     Syncer restarts such a container anyway.
+//   - A container whose definition changes gets new workers (the kubelet
+//     does not support probe updates because the API makes them
+//     immutable; pods given to a Syncer need not come from an API
+//     server). The Syncer restarts such a container anyway.
 //   - Probe outcomes are logged to Options.Logger instead of being
 //     recorded as Unhealthy events, and there are no prober metrics.
 //   - gRPC probes connect with grpc.NewClient and WaitForReady instead of
 //     the deprecated blocking dial; either way an unreachable server fails
 //     the probe after timeoutSeconds.
-//   - The HTTP transport is a plain net/http one (the kubelet adds
-//     apimachinery's HTTP/2 defaults); probes are HTTP/1.1.
+//   - An HTTP probe is one HTTP/1.1 exchange on a new connection, made on
+//     the worker's goroutine with net/http's Request.Write and
+//     ReadResponse rather than through a Transport (which hands every
+//     connection between three goroutines). A probe answered with a
+//     redirect is sent again through net/http's Client, which follows it
+//     with the kubelet's policy, so the first URL of a redirecting
+//     endpoint sees two requests per probe. With Options.HTTPTransport
+//     every probe goes through the Client. The kubelet's transport adds
+//     apimachinery's HTTP/2 defaults; probes here are HTTP/1.1.
 //   - The start jitter (a worker created within one period of the
 //     Manager's creation first waits a random part of its period) uses
 //     the Manager's clock, so tests on a fake clock control it.

@@ -218,8 +218,8 @@ func probeOf(c *v1.Container, t kubelet.ProbeType) *v1.Probe {
 var probeTypes = [...]kubelet.ProbeType{kubelet.StartupProbe, kubelet.ReadinessProbe, kubelet.LivenessProbe}
 
 // addPod is the kubelet's AddPod: a worker for every probe that has none.
-// A probe whose definition changed (the engine restarts such a container)
-// gets a new worker.
+// A container whose definition changed (the engine restarts such a
+// container) gets new workers.
 func (m *Manager) addPod(pod *v1.Pod) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -240,9 +240,11 @@ func (m *Manager) addPod(pod *v1.Pod) {
 			key := workerKey{pod.UID, c.Name, t}
 			want[key] = true
 			if w, ok := m.workers[key]; ok {
-				if apiequality.Semantic.DeepEqual(w.spec, spec) {
+				if w.container == c || apiequality.Semantic.DeepEqual(w.container, c) {
 					continue
 				}
+				// A changed definition (the Syncer restarts such a
+				// container): a worker for the new one.
 				w.stop()
 			}
 			w := newWorker(m, key, pod, c, spec)

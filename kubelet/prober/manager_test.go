@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, clock: clk, rt: rt, latest: map[types.UID]*v1.PodStatus{}}
 	rt.SetExecHandler(func(ctx context.Context, c kubelet.ContainerStatus, cmd []string) (kubelet.ExecResult, error) {
 		code := 0
-		if v, ok := e.exits.Load(c.Name); ok {
+		if v, ok := e.exits.Load(c.Name); ok && cmd[0] != "true" {
 			code = v.(int)
 		}
 		return kubelet.ExecResult{ExitCode: code, Stdout: []byte(fmt.Sprintf("exit %d", code))}, nil
@@ -323,6 +323,30 @@ func TestDeletionStopsWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.eventually("workers gone", pod.UID, func(*v1.PodStatus) bool { return e.m.Workers() == 0 })
+}
+
+func TestChangedDefinitionGetsNewWorkers(t *testing.T) {
+	e := newEnv(t)
+	pod := newPod("web", func(p *v1.Pod) { p.Spec.Containers[0].ReadinessProbe = execProbe(1, 1) })
+	e.setExit("app", 1)
+	if err := e.s.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("running, not ready", pod.UID, func(st *v1.PodStatus) bool {
+		return container(st, "app").State.Running != nil && condition(st, v1.PodReady) == v1.ConditionFalse
+	})
+	p2 := pod.DeepCopy()
+	p2.Spec.Containers[0].ReadinessProbe.Exec.Command = []string{"true"}
+	if err := e.s.UpdatePod(p2); err != nil {
+		t.Fatal(err)
+	}
+	st := e.eventually("ready with the new probe", pod.UID, func(st *v1.PodStatus) bool { return condition(st, v1.PodReady) == v1.ConditionTrue })
+	if c := container(st, "app"); c.RestartCount != 1 {
+		t.Fatalf("changed container not restarted: %+v", c)
+	}
+	if n := e.m.Workers(); n != 1 {
+		t.Fatalf("%d workers, want 1", n)
+	}
 }
 
 func TestRunTwice(t *testing.T) {
