@@ -356,15 +356,19 @@ func (p *PrometheusCollector) Describe(ch chan<- *prometheus.Desc) {
 func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 	views, bases := p.snapshot()
 	m := p.c.Machine()
+	// One emitter and one slab serve the whole scrape: per-series objects
+	// come from chunks, not one allocation each.
+	em := &emitter{ch: ch, timestamps: p.timestamps, perCPU: p.perCPU, slab: &metricSlab{}}
 	for fi := range p.families {
 		f := &p.families[fi]
 		if f.machine {
 			ch <- &fastMetric{desc: p.descs[fi], valueType: f.valueType, value: f.machineValue(&m), labels: p.machinePairs}
 			continue
 		}
+		em.desc, em.family = p.descs[fi], f
 		for vi := range views {
-			em := emitter{ch: ch, desc: p.descs[fi], family: f, base: bases[vi], view: &views[vi], timestamps: p.timestamps, perCPU: p.perCPU}
-			f.values(&views[vi], p.devices, &em)
+			em.base, em.view = bases[vi], &views[vi]
+			f.values(&views[vi], p.devices, em)
 		}
 	}
 }
@@ -407,8 +411,8 @@ func (p *PrometheusCollector) snapshot() ([]entryView, [][]*dto.LabelPair) {
 func (p *PrometheusCollector) Gather() ([]*dto.MetricFamily, error) {
 	views, bases := p.snapshot()
 	out := make([]*dto.MetricFamily, 0, len(p.families))
-	var slab metricSlab
 	m := p.c.Machine()
+	em := &emitter{timestamps: p.timestamps, perCPU: p.perCPU, slab: &metricSlab{}}
 	for fi := range p.families {
 		f := &p.families[fi]
 		if f.machine {
@@ -418,9 +422,10 @@ func (p *PrometheusCollector) Gather() ([]*dto.MetricFamily, error) {
 			continue
 		}
 		mf := &dto.MetricFamily{Name: &f.name, Help: &f.help, Type: dtoType(f.valueType), Metric: make([]*dto.Metric, 0, len(views))}
+		em.family, em.mf = f, mf
 		for vi := range views {
-			em := emitter{family: f, base: bases[vi], view: &views[vi], timestamps: p.timestamps, perCPU: p.perCPU, mf: mf, slab: &slab}
-			f.values(&views[vi], p.devices, &em)
+			em.base, em.view = bases[vi], &views[vi]
+			f.values(&views[vi], p.devices, em)
 		}
 		if len(mf.Metric) == 0 {
 			continue
@@ -475,7 +480,7 @@ type emitter struct {
 func (em *emitter) emit(value float64, extra ...string) {
 	labels := em.base
 	if len(extra) > 0 {
-		labels = mergeLabelPairs(em.base, em.family.extraNames, extra)
+		labels = em.slab.mergeLabelPairs(em.base, em.family.extraNames, extra)
 	}
 	if em.mf != nil {
 		var m *dto.Metric
@@ -500,7 +505,8 @@ func (em *emitter) emit(value float64, extra ...string) {
 		em.mf.Metric = append(em.mf.Metric, m)
 		return
 	}
-	m := &fastMetric{desc: em.desc, valueType: em.family.valueType, value: value, labels: labels}
+	m := em.slab.fastMetric()
+	m.desc, m.valueType, m.value, m.labels = em.desc, em.family.valueType, value, labels
 	if em.timestamps {
 		em.ch <- prometheus.NewMetricWithTimestamp(em.view.time.Time, m)
 		return
@@ -528,6 +534,73 @@ const slabChunk = 512
 type metricSlab struct {
 	counters []gatheredCounter
 	gauges   []gatheredGauge
+	metrics  []fastMetric
+	pairs    []dto.LabelPair
+	pairPtrs []*dto.LabelPair
+	strs     []string
+}
+
+// fastMetric returns a zeroed fastMetric from the current chunk.
+func (s *metricSlab) fastMetric() *fastMetric {
+	if len(s.metrics) == cap(s.metrics) {
+		s.metrics = make([]fastMetric, 0, slabChunk)
+	}
+	s.metrics = s.metrics[:len(s.metrics)+1]
+	return &s.metrics[len(s.metrics)-1]
+}
+
+// labelPairs returns n zeroed pairs from a chunk.
+func (s *metricSlab) labelPairs(n int) []dto.LabelPair {
+	if len(s.pairs)+n > cap(s.pairs) {
+		s.pairs = make([]dto.LabelPair, 0, max(slabChunk, n))
+	}
+	s.pairs = s.pairs[:len(s.pairs)+n]
+	return s.pairs[len(s.pairs)-n:]
+}
+
+// pairSlice returns an empty slice with room for exactly n pair pointers,
+// from a chunk.
+func (s *metricSlab) pairSlice(n int) []*dto.LabelPair {
+	if len(s.pairPtrs)+n > cap(s.pairPtrs) {
+		s.pairPtrs = make([]*dto.LabelPair, 0, max(4*slabChunk, n))
+	}
+	s.pairPtrs = s.pairPtrs[:len(s.pairPtrs)+n]
+	return s.pairPtrs[len(s.pairPtrs)-n : len(s.pairPtrs)-n : len(s.pairPtrs)]
+}
+
+// strings returns n empty strings from a chunk, stable storage for label
+// values.
+func (s *metricSlab) strings(n int) []string {
+	if len(s.strs)+n > cap(s.strs) {
+		s.strs = make([]string, 0, max(slabChunk, n))
+	}
+	s.strs = s.strs[:len(s.strs)+n]
+	return s.strs[len(s.strs)-n:]
+}
+
+// mergeLabelPairs merges sorted base pairs with extra name/value pairs,
+// keeping the result sorted by name; the pairs and the slice come from
+// the slab. The values are copied into the pairs, so callers may reuse
+// their slice.
+func (s *metricSlab) mergeLabelPairs(base []*dto.LabelPair, names []string, values []string) []*dto.LabelPair {
+	extra := s.labelPairs(len(names))
+	strs := s.strings(len(values))
+	copy(strs, values)
+	for i := range names {
+		extra[i] = dto.LabelPair{Name: labelNames[names[i]], Value: &strs[i]}
+	}
+	out := s.pairSlice(len(base) + len(names))
+	bi, ei := 0, 0
+	for bi < len(base) || ei < len(extra) {
+		if ei == len(extra) || (bi < len(base) && base[bi].GetName() < extra[ei].GetName()) {
+			out = append(out, base[bi])
+			bi++
+		} else {
+			out = append(out, &extra[ei])
+			ei++
+		}
+	}
+	return out
 }
 
 // counter returns a zeroed gatheredCounter. Chunks are never grown in
@@ -555,6 +628,10 @@ type fastMetric struct {
 	labels    []*dto.LabelPair
 	valueType prometheus.ValueType
 	value     float64
+	// counter and gauge back the dto the registry receives, so Write does
+	// not allocate.
+	counter dto.Counter
+	gauge   dto.Gauge
 }
 
 // Desc implements prometheus.Metric.
@@ -565,9 +642,11 @@ func (m *fastMetric) Desc() *prometheus.Desc { return m.desc }
 func (m *fastMetric) Write(out *dto.Metric) error {
 	out.Label = m.labels
 	if m.valueType == prometheus.CounterValue {
-		out.Counter = &dto.Counter{Value: &m.value}
+		m.counter.Value = &m.value
+		out.Counter = &m.counter
 	} else {
-		out.Gauge = &dto.Gauge{Value: &m.value}
+		m.gauge.Value = &m.value
+		out.Gauge = &m.gauge
 	}
 	return nil
 }
@@ -602,25 +681,4 @@ func sortedPairs(names, values []string) []*dto.LabelPair {
 	}
 	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return pairs
-}
-
-// mergeLabelPairs merges sorted base pairs with extra name/value pairs,
-// keeping the result sorted by name.
-func mergeLabelPairs(base []*dto.LabelPair, names []string, values []string) []*dto.LabelPair {
-	out := make([]*dto.LabelPair, 0, len(base)+len(names))
-	extra := make([]dto.LabelPair, len(names))
-	for i := range names {
-		extra[i] = dto.LabelPair{Name: labelNames[names[i]], Value: &values[i]}
-	}
-	bi, ei := 0, 0
-	for bi < len(base) || ei < len(extra) {
-		if ei == len(extra) || (bi < len(base) && base[bi].GetName() < extra[ei].GetName()) {
-			out = append(out, base[bi])
-			bi++
-		} else {
-			out = append(out, &extra[ei])
-			ei++
-		}
-	}
-	return out
 }
