@@ -25,13 +25,13 @@ type conmonSync struct {
 // runConmon starts the container's conmon, which daemonizes, runs
 // runc create, then monitors the container: it writes the container's output
 // to the log in the CRI format and its exit code to the exit directory, and
-// outlives this process. It returns conmon's PID once runc create is done,
-// or runc's error.
-func (r *Runtime) runConmon(ctx context.Context, c *containerRecord) (int, error) {
+// outlives this process. It returns the PIDs of conmon and of the container's
+// process once runc create is done, or runc's error.
+func (r *Runtime) runConmon(ctx context.Context, c *containerRecord) (conmonPID, initPID int, err error) {
 	bundle := r.bundleDir(c.ID)
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer syncR.Close()
 	// conmon's daemon keeps the standard streams it was given: a file, not a
@@ -39,7 +39,7 @@ func (r *Runtime) runConmon(ctx context.Context, c *containerRecord) (int, error
 	stderr, err := os.OpenFile(filepath.Join(bundle, "conmon.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		syncW.Close()
-		return 0, err
+		return 0, 0, err
 	}
 	defer stderr.Close()
 	args := []string{
@@ -67,7 +67,7 @@ func (r *Runtime) runConmon(ctx context.Context, c *containerRecord) (int, error
 	err = cmd.Run()
 	syncW.Close()
 	if err != nil {
-		return 0, fmt.Errorf("conmon: %w: %s", err, conmonOutput(bundle))
+		return 0, 0, fmt.Errorf("conmon: %w: %s", err, conmonOutput(bundle))
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = syncR.SetReadDeadline(dl)
@@ -76,24 +76,24 @@ func (r *Runtime) runConmon(ctx context.Context, c *containerRecord) (int, error
 	defer stop()
 	var msg conmonSync
 	if err := json.NewDecoder(syncR).Decode(&msg); err != nil {
-		return 0, fmt.Errorf("conmon: read sync pipe: %w: %s", errors.Join(err, ctx.Err()), conmonOutput(bundle))
+		return 0, 0, fmt.Errorf("conmon: read sync pipe: %w: %s", errors.Join(err, ctx.Err()), conmonOutput(bundle))
 	}
 	pid := msg.Data
 	if pid == nil {
 		pid = msg.PID
 	}
 	if pid == nil || *pid <= 0 {
-		return 0, fmt.Errorf("runc create: %s", runcMessage(msg.Message))
+		return 0, 0, fmt.Errorf("runc create: %s", runcMessage(msg.Message))
 	}
 	data, err := os.ReadFile(filepath.Join(bundle, fileConmonPID))
 	if err != nil {
-		return 0, fmt.Errorf("conmon: %w", err)
+		return 0, 0, fmt.Errorf("conmon: %w", err)
 	}
-	conmonPID, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	conmonPID, err = strconv.Atoi(strings.TrimSpace(string(data)))
 	if err != nil {
-		return 0, fmt.Errorf("conmon: pid file: %w", err)
+		return 0, 0, fmt.Errorf("conmon: pid file: %w", err)
 	}
-	return conmonPID, nil
+	return conmonPID, *pid, nil
 }
 
 func conmonOutput(bundle string) string {

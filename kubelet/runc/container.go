@@ -180,12 +180,13 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	case !sbReady:
 		return fmt.Errorf("start container %q: sandbox %q is not ready: %w", containerID, cp.SandboxID, kubelet.ErrInvalidState)
 	}
-	conmonPID, err := r.runConmon(ctx, &cp)
+	conmonPID, initPID, err := r.runConmon(ctx, &cp)
 	if err != nil {
 		return r.startFailed(&cp, err)
 	}
 	cp.RuncCreated = true
 	cp.ConmonPID = conmonPID
+	cp.InitPID = initPID
 	if err := r.save(&cp); err != nil {
 		return err
 	}
@@ -254,6 +255,11 @@ func (r *Runtime) observe(id string) (containerRecord, bool) {
 		}
 		// conmon is gone: it may have written the file just now.
 		if code, finished, exited = r.readExitFile(id); !exited {
+			if processAlive(cp.InitPID) {
+				// The container runs without its monitor; its exit
+				// code will be lost, but it has not exited.
+				return cp, true
+			}
 			cp.Exited = true
 			cp.FinishedAt = time.Now()
 			cp.ExitCode = ExitCodeMonitorLost

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,61 @@ func TestSecurityRefusals(t *testing.T) {
 		t.Errorf("hostPath content touched: %v", err)
 	}
 	assertNoLeftovers(t, e, r)
+}
+
+func TestContainerEvents(t *testing.T) {
+	e := newTestEnv(t, false)
+	r := e.newRuntime(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := r.ContainerEvents(ctx)
+
+	pod := testPod("events", []string{"sh", "-c", "sleep 0.3; exit 4"})
+	pod.Spec.HostNetwork = true
+	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	var got []kubelet.ContainerEventType
+	timeout := time.After(20 * time.Second)
+	for len(got) < 3 {
+		select {
+		case ev := <-events:
+			if ev.ContainerID != id || ev.PodUID != pod.UID || ev.SandboxID != sbID {
+				t.Fatalf("event %+v names another container", ev)
+			}
+			got = append(got, ev.Type)
+		case <-timeout:
+			t.Fatalf("events so far %v; want Created, Started, Stopped", got)
+		}
+	}
+	want := []kubelet.ContainerEventType{kubelet.ContainerCreatedEvent, kubelet.ContainerStartedEvent, kubelet.ContainerStoppedEvent}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v; want %v", got, want)
+	}
+	st, _ := r.ContainerStatus(ctx, id)
+	if st.State != kubelet.ContainerExited || st.ExitCode != 4 {
+		t.Errorf("status after Stopped event = %+v; want Exited with 4", st)
+	}
+	if err := r.RemovePodSandbox(ctx, sbID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.Type != kubelet.ContainerDeletedEvent {
+			t.Errorf("event after removal = %+v; want Deleted", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no Deleted event")
+	}
+	cancel()
+	for range events { // closed once ctx is done
+	}
 }

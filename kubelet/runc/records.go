@@ -84,7 +84,9 @@ type containerRecord struct {
 	// container then has runc state to delete.
 	RuncCreated bool `json:"runcCreated,omitempty"`
 	// ConmonPID is the container's monitor.
-	ConmonPID int       `json:"conmonPID,omitempty"`
+	ConmonPID int `json:"conmonPID,omitempty"`
+	// InitPID is the container's process (on the host).
+	InitPID   int       `json:"initPID,omitempty"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	// Exited is set once the exit was observed; the fields below are then
 	// final.
