@@ -1,15 +1,3 @@
-// Package realnode sets up a real node for the examples: a network namespace
-// of its own (or the host's network), an image store, the runc runtime on
-// CNI, iptables, conntrack, health check servers and the stats collector,
-// around an agent.Agent; and removes all of it again.
-//
-// It is support code of examples/node and examples/cluster-node, not a
-// public API.
-//
-// # Concurrency
-//
-// A Node's methods may be called from any goroutine, but Remove and Close only
-// once the agent's Run has returned.
 package realnode
 
 import (
@@ -25,7 +13,8 @@ import (
 	"github.com/nodekit/nodekit/proxy"
 )
 
-// Config is a node's flags.
+// Config is a node's flags. It is plain data: fill it (Register), then
+// call Complete once before sharing it.
 type Config struct {
 	NodeName      string
 	StateDir      string
@@ -54,9 +43,11 @@ const NodeDevice = "node0"
 const DefaultNodeIP = "10.87.0.2/24"
 
 // UsageError is a bad flag or a missing requirement, reported before the
-// program did anything.
+// program did anything (programs exit with status 2 on it). It is an
+// immutable value.
 type UsageError struct{ Msg string }
 
+// Error returns the message.
 func (e UsageError) Error() string { return e.Msg }
 
 // Register adds the node's flags to fs, with defaultName as the default

@@ -17,7 +17,9 @@ import (
 	"github.com/nodekit/nodekit/stats"
 )
 
-// Node is a running node's parts.
+// Node is a running node's parts. Its fields are set by Start and not
+// changed afterwards (Close clears the ones it releases); see the package
+// doc for when its methods may be called.
 type Node struct {
 	Config *Config
 	// NS is the node's network namespace; nil with HostNetwork.
