@@ -88,29 +88,7 @@ func childCPU(pid int) time.Duration {
 func BenchmarkProbes(b *testing.B) {
 	for _, n := range []int{1000} {
 		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), benchServerEnv+"=1")
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = stdin.Close(); _ = cmd.Wait() }()
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			port, err := strconv.Atoi(strings.TrimSpace(line))
-			if err != nil {
-				b.Fatal(err)
-			}
+			port, serverPid := startProbeServer(b)
 
 			rt := kubelettest.NewFakeRuntime(nil)
 			m := prober.New(rt, prober.Options{})
@@ -144,11 +122,11 @@ func BenchmarkProbes(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			trig0 := src.triggers.Load()
-			cpu0, srv0, wall0 := processCPU(), childCPU(cmd.Process.Pid), time.Now()
+			cpu0, srv0, wall0 := processCPU(), childCPU(serverPid), time.Now()
 			for range b.N {
 				time.Sleep(time.Second)
 			}
-			cpu, srv, wall := processCPU()-cpu0, childCPU(cmd.Process.Pid)-srv0, time.Since(wall0)
+			cpu, srv, wall := processCPU()-cpu0, childCPU(serverPid)-srv0, time.Since(wall0)
 			b.StopTimer()
 			if !allReady(s, pods) {
 				b.Fatal("pods not ready at the end")
@@ -156,6 +134,102 @@ func BenchmarkProbes(b *testing.B) {
 			b.ReportMetric(float64(cpu.Milliseconds())/wall.Seconds(), "cpu-ms/s")
 			b.ReportMetric(float64(srv.Milliseconds())/wall.Seconds(), "server-cpu-ms/s")
 			b.ReportMetric(float64(src.triggers.Load()-trig0)/wall.Seconds(), "triggers/s")
+		})
+	}
+}
+
+// startProbeServer runs serveProbes in a child process until b ends and
+// returns its port and process ID.
+func startProbeServer(b *testing.B) (int, int) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), benchServerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return port, cmd.Process.Pid
+}
+
+// BenchmarkProbeFloor is the baseline of BenchmarkProbes: n goroutines
+// that each, once a second, open a TCP connection to the same server,
+// write a fixed GET request, read the answer and close, with nothing else
+// (no engine, no prober, no request building or response parsing). The
+// difference to BenchmarkProbes is what the prober and the engine add to
+// the kernel's cost of a connection per probe.
+func BenchmarkProbeFloor(b *testing.B) {
+	for _, n := range []int{1000} {
+		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
+			port, serverPid := startProbeServer(b)
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			request := []byte("GET /ready HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n\r\n")
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			var failures atomic.Int64
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					// Spread the connections over the second.
+					select {
+					case <-time.After(time.Duration(i) * time.Second / time.Duration(n)):
+					case <-ctx.Done():
+						return
+					}
+					t := time.NewTicker(time.Second)
+					defer t.Stop()
+					buf := make([]byte, 512)
+					d := net.Dialer{KeepAlive: -1}
+					for {
+						c, err := d.DialContext(ctx, "tcp", addr)
+						if err == nil {
+							_, err = c.Write(request)
+							for err == nil {
+								_, err = c.Read(buf)
+							}
+							_ = c.Close()
+						} else if ctx.Err() == nil {
+							failures.Add(1)
+						}
+						select {
+						case <-t.C:
+						case <-ctx.Done():
+							return
+						}
+					}
+				}()
+			}
+			defer func() { cancel(); wg.Wait() }()
+			time.Sleep(2 * time.Second)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0, srv0, wall0 := processCPU(), childCPU(serverPid), time.Now()
+			for range b.N {
+				time.Sleep(time.Second)
+			}
+			cpu, srv, wall := processCPU()-cpu0, childCPU(serverPid)-srv0, time.Since(wall0)
+			b.StopTimer()
+			if f := failures.Load(); f > 0 {
+				b.Fatalf("%d connections failed", f)
+			}
+			b.ReportMetric(float64(cpu.Milliseconds())/wall.Seconds(), "cpu-ms/s")
+			b.ReportMetric(float64(srv.Milliseconds())/wall.Seconds(), "server-cpu-ms/s")
 		})
 	}
 }
