@@ -30,16 +30,21 @@
 //
 // Summary, NewPrometheusCollector (a prometheus.Collector and Gatherer) and
 // WriteJSON export the newest samples. StatFilesystem and DirUsageCache
-// measure filesystems and directory trees (container root filesystems,
-// logs, emptyDirs) without forking du.
+// measure filesystems and directory trees without forking du; the
+// Collector uses them, on its workers, for container root filesystems and
+// logs (Target.RootfsPath, LogsPath), pod volumes (SetPodVolumes), the
+// node's root filesystem (Options.RootfsDir) and the runtime's image store
+// (Options.ImageFsDir).
 //
 // # Usage
 //
 //	fsys, err := stats.NewFS("/proc", "/sys/fs/cgroup")
-//	c, err := stats.NewCollector(fsys, stats.Options{SystemContainers: map[string]string{"pods": "/kubepods"}})
+//	c, err := stats.NewCollector(fsys, stats.Options{SystemContainers: map[string]string{"pods": "/kubepods"},
+//		RootfsDir: "/var/lib/kubelet", ImageFsDir: "/var/lib/containerd"})
 //	defer c.Close()
 //	err = c.Add(stats.Target{ID: "/kubepods/burstable/pod<uid>/<id>", Pod: ref, PodUID: uid, Container: "app", PID: pid})
 //	// or: c.SyncDiscovered(resolve) on each pod update
+//	err = c.SetPodVolumes(uid, []stats.PodVolume{{Name: "cache", Path: "/var/lib/kubelet/pods/<uid>/volumes/kubernetes.io~empty-dir/cache"}})
 //	go c.Run(ctx)
 //	p, err := stats.NewPrometheusCollector(c, stats.PrometheusOptions{})
 //	http.Handle("/metrics/cadvisor", promhttp.HandlerFor(p, promhttp.HandlerOpts{}))
@@ -95,8 +100,19 @@
 //     pgfault); container_last_seen is the sample time, not the scrape time;
 //     v2 failcnt is memory.events "max"; limits (MaskLimits) are re-read
 //     every Options.LimitsInterval (10 s by default), so a resized limit
-//     shows up within that delay. Per-CPU usage, filesystem usage, TCP/UDP
-//     figures, accelerators and the machine's filesystems are not exported.
+//     shows up within that delay. Per-CPU usage is opt-in
+//     (PrometheusOptions.PerCPU with MaskCPUPerCPU, v1 only: cgroup v2 has no
+//     per-CPU file). container_fs_usage_bytes, container_fs_limit_bytes and
+//     container_fs_inodes_{free,total} exist only for targets with a
+//     RootfsPath; their "device" label is /dev/<name> from /proc/partitions,
+//     or "MAJ:MIN" for filesystems without a block device (overlay, tmpfs),
+//     where cAdvisor names the mount source. The container_pressure_*
+//     families need MaskPSI and a cgroup v2 cgroup. machine_cpu_cores and
+//     machine_memory_bytes carry machine_id, system_uuid and boot_id as in
+//     cAdvisor; the other machine_* families (topology, caches, NUMA, DIMMs),
+//     TCP/UDP figures, accelerators, container_fs_* IO-time families and the
+//     machine's filesystems are not exported. Summary rlimit and accelerator
+//     figures are not produced.
 //   - Discover cannot know pod names or container spec names: callers fill
 //     them from the API server or the runtime.
 //   - Kept-open cgroup files: at most Options.MaxOpenFiles descriptors
@@ -104,10 +120,48 @@
 //     at every sample. A cgroup removed and recreated under the same path
 //     fails one sample (its old files give ENODEV), then is read afresh,
 //     with no rate across the gap.
-//   - Directory usage (Target.RootfsPath, LogsPath) is measured by walking
-//     the tree on the housekeeping workers, at most once per TTL (1 minute)
-//     and within a time budget (1 s) per walk; a walk cut short is reported
-//     with DirUsage.Complete false. Summary fills container Rootfs and Logs
-//     from it; node Fs, volumes and emptyDirs are not produced yet, and
-//     Prometheus has no container_fs_usage_bytes.
+//   - Directory usage (Target.RootfsPath, LogsPath, pod volumes, ImageFsDir)
+//     is measured by walking the tree on the housekeeping workers, at most
+//     once per TTL (1 minute) and within a time budget (1 s) per walk; a walk
+//     cut short is reported with DirUsage.Complete false. The Collector
+//     learns volumes only from SetPodVolumes: it does not read pod specs or
+//     /var/lib/kubelet/pods, and keeps a pod's volumes until they are set to
+//     nil. Pod EphemeralStorage sums container root filesystems and logs and
+//     the ephemeral volumes, as the kubelet's calcEphemeralStorage, but not
+//     the pod's log directory and etc-hosts file, which the kubelet adds;
+//     register them as volumes to count them. Node Runtime.ImageFs used
+//     bytes are the walk of ImageFsDir, where the kubelet asks the runtime
+//     (CRI ImageFsInfo), whose accounting of shared layers may differ.
+//   - Machine.MachineID and SystemUUID come from Options.MachineIDFile
+//     (/etc/machine-id) and SystemUUIDFile (/sys/class/dmi/id/product_uuid,
+//     root only), outside the FS roots; a missing file leaves them empty.
+//   - Real containers: TestRuncContainerCPU, TestRuncContainerMemory and
+//     TestRuncContainerNetwork run busybox under runc (its own --root, a
+//     bundle in t.TempDir(), a unique cgroupsPath, a netnstest namespace
+//     with a veth) and check the Collector against the raw cgroup and
+//     net/dev files. Measured on the development machine (cgroup v1
+//     hybrid, kernel 6.18, runc 1.1.5, `go test ./stats -run TestRunc -v`):
+//     a busy loop at 998550677 nanocores over 500 ms (window mean 997327350,
+//     raw cpuacct rate 996980329); 64 MiB written to the container's tmpfs
+//     moved its working set from 1150976 to 67772416 bytes with shmem
+//     exactly 67108864; 400 and 300 1000-byte datagrams showed as rx +416842
+//     and tx +312642 bytes (1042-byte frames plus one 42-byte ARP packet),
+//     equal to /proc/<pid>/net/dev. The cgroup v2 path of these tests has
+//     not run: the development machine is cgroup v1.
+//   - Scrape cost, `cd stats && go test -run '^$' -bench Scrape -benchmem
+//     -count 5` on the shared 2-core development machine (load average 7
+//     to 10 from other builds, so ns/op is wall time including waits for a
+//     CPU; cpu-ns/op is this process's CPU time per scrape, GC included),
+//     37049 series from 1000 containers: Gather (the recommended path)
+//     36 to 56 ms/op in the quieter runs, 28 to 30 ms of CPU, 12.1 MB and
+//     5410 allocs per scrape; a prometheus.Registry holding the
+//     PrometheusCollector 60 to 65 ms/op in the quieter runs, 57 to 59 ms of
+//     CPU (54 ms with GOGC=off), 18.7 MB and 80195 allocs. The registry path
+//     misses the 50 ms target: about 35 ms of it is client_golang's own
+//     per-series work (a dto.Metric, metric-name validation, label hashing
+//     and duplicate detection for each of the 37049 series) and about 22 ms
+//     the text encoder, which both paths pay. Series objects, label pairs
+//     and values come from chunks (before: 253k allocs, 66 to 77 ms of CPU
+//     via the registry; 104k allocs via Gather); serve Gather with
+//     promhttp.HandlerFor where the budget matters.
 package stats

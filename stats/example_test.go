@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -162,4 +164,49 @@ func ExampleCollector_Run() {
 	// discovered: 3
 	// Run: <nil>
 	// node samples: 3 spaced 1s
+}
+
+// fixedUsage is a DirUsageMeter reporting 4 KiB and one inode per
+// directory, so that the example's output does not depend on the
+// filesystem it runs on.
+type fixedUsage struct{}
+
+func (fixedUsage) Usage(_ context.Context, path string) (stats.DirUsage, error) {
+	return stats.DirUsage{Bytes: 4096, Inodes: 1, Complete: true}, nil
+}
+
+// ExampleCollector_SetPodVolumes registers a pod's volumes: the Summary
+// reports them in VolumeStats, and the ephemeral ones (no PVC) in the pod's
+// EphemeralStorage.
+func ExampleCollector_SetPodVolumes() {
+	fsys, _ := stats.NewFS("testdata/v1/proc", "testdata/v1/cgroup")
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c, err := stats.NewCollector(fsys, stats.Options{Clock: clk, DirUsage: fixedUsage{}})
+	if err != nil {
+		panic(err)
+	}
+	const uid = "8f2c6d3e-3b7a-4d5e-9f10-2a6b7c8d9e01"
+	_ = c.Add(stats.Target{ID: exampleContainer, Pod: types.NamespacedName{Namespace: "default", Name: "web-0"}, PodUID: uid, Container: "nginx"})
+	err = c.SetPodVolumes(uid, []stats.PodVolume{
+		{Name: "cache", Path: "testdata/v1"}, // an emptyDir's directory
+		{Name: "data", Path: "testdata/v2", PVC: types.NamespacedName{Namespace: "default", Name: "data-web-0"}},
+	})
+	fmt.Println("relative paths rejected:", errors.Is(err, stats.ErrInvalidTarget))
+	wd, _ := os.Getwd()
+	_ = c.SetPodVolumes(uid, []stats.PodVolume{
+		{Name: "cache", Path: filepath.Join(wd, "testdata/v1")},
+		{Name: "data", Path: filepath.Join(wd, "testdata/v2"), PVC: types.NamespacedName{Namespace: "default", Name: "data-web-0"}},
+	})
+	_ = c.Refresh(context.Background())
+
+	pod := c.Summary("node-a").Pods[0]
+	for _, v := range pod.VolumeStats {
+		fmt.Println(v.Name, *v.UsedBytes, v.PVCRef != nil)
+	}
+	fmt.Println("ephemeral used:", *pod.EphemeralStorage.UsedBytes)
+	// Output:
+	// relative paths rejected: true
+	// cache 4096 false
+	// data 4096 true
+	// ephemeral used: 4096
 }

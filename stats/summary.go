@@ -27,10 +27,13 @@ const defaultInterfaceName = "eth0"
 // AvailableBytes is LimitBytes - WorkingSetBytes, omitted when unlimited.
 // Targets whose last read failed (for example a vanished cgroup) are left
 // out. Container Rootfs and Logs are filled for targets with RootfsPath or
-// LogsPath. StartTime of pods and containers is the time of their first
-// successful sample (the kubelet uses the runtime's creation time, which
-// cgroups do not record); the node's is the boot time. Node filesystem,
-// volume, rlimit and accelerator figures are not produced.
+// LogsPath; pod VolumeStats for volumes registered with SetPodVolumes; pod
+// EphemeralStorage as the kubelet computes it (see podStorage); node Fs
+// from Options.RootfsDir and Runtime.ImageFs (and ContainerFs, the same
+// filesystem) from Options.ImageFsDir. StartTime of pods and containers is
+// the time of their first successful sample (the kubelet uses the runtime's
+// creation time, which cgroups do not record); the node's is the boot time.
+// Rlimit and accelerator figures are not produced.
 func (c *Collector) Summary(nodeName string) *statsapi.Summary {
 	s := &statsapi.Summary{Node: c.nodeStats(nodeName), Pods: []statsapi.PodStats{}}
 	c.mu.RLock()
