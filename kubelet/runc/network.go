@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	cnitypes100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
 // network attaches pod network namespaces to the CNI networks: a loopback
@@ -77,7 +80,12 @@ func newNetwork(o NetworkOptions) (*network, error) {
 		return nil, fmt.Errorf("CNI loopback list: %w", err)
 	}
 	return &network{
-		cni:      libcni.NewCNIConfigWithCacheDir(o.PluginDirs, o.CacheDir, nil),
+		// An explicit Exec: libcni sets its default lazily, which races
+		// when two lists are added at once.
+		cni: libcni.NewCNIConfigWithCacheDir(o.PluginDirs, o.CacheDir, &invoke.DefaultExec{
+			RawExec:       &invoke.RawExec{Stderr: os.Stderr},
+			PluginDecoder: version.PluginDecoder{},
+		}),
 		loopback: loopback,
 		pod:      pod,
 		nodeNS:   o.NodeNetNSPath,
