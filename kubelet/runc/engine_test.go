@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +136,20 @@ func TestEngineCrashLoop(t *testing.T) {
 
 	pod := testPod("crash", []string{"sh", "-c", "echo run; exit 2"})
 	pod.Spec.HostNetwork = true
+	evCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var starts []time.Time
+	var mu sync.Mutex
+	events := r.ContainerEvents(evCtx)
+	go func() {
+		for ev := range events {
+			if ev.Type == kubelet.ContainerStartedEvent && ev.PodUID == pod.UID {
+				mu.Lock()
+				starts = append(starts, time.Now())
+				mu.Unlock()
+			}
+		}
+	}()
 	if err := e.SetPods([]*v1.Pod{pod}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +170,20 @@ func TestEngineCrashLoop(t *testing.T) {
 	}
 	if c.LastTerminationState.Terminated == nil || c.LastTerminationState.Terminated.ExitCode != 2 || c.LastTerminationState.Terminated.Reason != kubelet.ReasonError {
 		t.Errorf("last termination = %+v; want exit code 2, reason Error", c.LastTerminationState)
+	}
+	// The engine's schedule: the first restart at once, then 1s, then 2s
+	// (the maximum) after the previous exit; the exit follows the start
+	// closely, so consecutive starts are at least that far apart.
+	mu.Lock()
+	got := slices.Clone(starts)
+	mu.Unlock()
+	if len(got) < 4 {
+		t.Fatalf("saw %d starts; want 4", len(got))
+	}
+	for i, min := range []time.Duration{0, time.Second, 2 * time.Second} {
+		if gap := got[i+1].Sub(got[i]); gap < min {
+			t.Errorf("start %d came %s after start %d; the backoff is %s", i+1, gap, i, min)
+		}
 	}
 	// Every attempt logged to its own file in the kubelet's layout.
 	for attempt := range uint32(3) {

@@ -187,6 +187,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // namespace: the link names and the iptables rules.
 func rootNetworkSnapshot(t testing.TB) string {
 	t.Helper()
+	privtest.Require(t, "ip", "iptables-save")
 	links, err := exec.Command("ip", "-o", "link", "show").Output()
 	if err != nil {
 		t.Fatalf("ip link: %v", err)
@@ -199,7 +200,11 @@ func rootNetworkSnapshot(t testing.TB) string {
 		}
 	}
 	out := "links: " + strings.Join(names, " ") + "\n"
-	if rules, err := exec.Command("iptables-save").Output(); err == nil {
+	rules, err := exec.Command("iptables-save").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	{
 		for _, l := range strings.Split(string(rules), "\n") {
 			if strings.HasPrefix(l, "#") {
 				continue

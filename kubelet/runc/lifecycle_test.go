@@ -164,8 +164,9 @@ func TestSecurityRefusals(t *testing.T) {
 		st, _ = r.ContainerStatus(ctx, id)
 		return st.State == kubelet.ContainerExited
 	})
-	if st.ExitCode == 0 {
-		t.Errorf("touch on a read-only root filesystem exited 0")
+	log, _ := os.ReadFile(r.ContainerLogPath(pod.Namespace, pod.Name, pod.UID, "c1", 0))
+	if st.ExitCode == 0 || !strings.Contains(string(log), "Read-only file system") {
+		t.Errorf("touch on a read-only root filesystem: exit code %d, log %q; want a failure for the read-only file system", st.ExitCode, log)
 	}
 	if err := r.RemovePodSandbox(ctx, sbID); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,10 @@ func TestPodNetwork(t *testing.T) {
 		data, _ := os.ReadFile(logPath)
 		return strings.Contains(string(data), "stdout F hello-from-net")
 	})
+	// The bridge lives in the node's namespace, not the machine's.
+	if _, err := e.node.Run(ctx, "ip", "link", "show", r.opts.Network.BridgeName); err != nil {
+		t.Errorf("bridge %s not in the node namespace: %v", r.opts.Network.BridgeName, err)
+	}
 	// The pod is reachable from the node's namespace at its IP.
 	out, err := e.node.Run(ctx, "busybox", "wget", "-q", "-O", "-", "http://"+ip.String()+":8080/")
 	if err != nil || strings.TrimSpace(string(out)) != "hello-from-net" {

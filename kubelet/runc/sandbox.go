@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nodekit/nodekit/kubelet"
@@ -228,7 +229,9 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 		layout := oci.Layout{Root: r.kubeletRoot()}
 		errs = append(errs, removeAllUnmounted(layout.PodDir(cp.PodUID)))
 		errs = append(errs, os.RemoveAll(r.podLogDir(&cp)))
-		if cp.CgroupParent != "" {
+		// Only a pod-level cgroup of the kubelet's layout (".../pod<uid>")
+		// is the pod's own to remove.
+		if strings.HasPrefix(path.Base(cp.CgroupParent), "pod") {
 			errs = append(errs, removeCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, cp.CgroupParent)))
 		}
 		if err := errors.Join(errs...); err != nil {
