@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/nodekit/nodekit/examples/internal/manifest"
 	"github.com/nodekit/nodekit/examples/internal/realnode"
 	"github.com/nodekit/nodekit/kubelet/kubelettest"
+	"github.com/nodekit/nodekit/kubelet/prober"
 	"github.com/nodekit/nodekit/proxy"
 	"github.com/nodekit/nodekit/proxy/proxytest"
 )
@@ -33,6 +36,14 @@ func TestMain(m *testing.M) {
 // TestExampleManifests runs the example manifests on the fake runtime and
 // the fake netfilter: the web Service's cluster IP and node port reach the
 // three web pods, and nothing else.
+// answer200 answers every HTTP request with 200 OK.
+type answer200 struct{}
+
+func (answer200) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok")), Request: r}, nil
+}
+
 func TestExampleManifests(t *testing.T) {
 	set, err := manifest.NewSource("manifests", manifest.Options{NodeName: "demo"}).Load()
 	if err != nil {
@@ -54,7 +65,10 @@ func TestExampleManifests(t *testing.T) {
 	nodeIP := netip.MustParseAddr("10.87.0.2")
 	a, err := agent.New(agent.Options{
 		NodeName: "demo", NodeIPs: []netip.Addr{nodeIP}, Runtime: rt, Netfilter: nf,
-		Proxy:               proxy.Options{MasqueradeAll: true},
+		Proxy: proxy.Options{MasqueradeAll: true},
+		// The web pods' HTTP readiness probes: the fake runtime runs no
+		// httpd, so a transport stands in for it.
+		Prober:              prober.Options{HTTPTransport: answer200{}},
 		ProxySync:           proxy.SyncerOptions{MinSyncInterval: time.Millisecond, CheckInterval: -1},
 		BuildEndpointSlices: true,
 	})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nodekit/nodekit/examples/internal/endpointslice"
 	"github.com/nodekit/nodekit/kubelet"
+	"github.com/nodekit/nodekit/kubelet/prober"
 	"github.com/nodekit/nodekit/proxy"
 	"github.com/nodekit/nodekit/stats"
 )
@@ -39,8 +40,12 @@ type Options struct {
 	NodeIPs []netip.Addr
 	// Runtime runs the pods.
 	Runtime kubelet.Runtime
-	// Engine tunes the kubelet.Syncer; HostIPs default to NodeIPs.
+	// Engine tunes the kubelet.Syncer; HostIPs default to NodeIPs, and
+	// Probes is the agent's prober.
 	Engine kubelet.Options
+	// Prober tunes the prober (package kubelet/prober) that runs the pods'
+	// liveness, readiness and startup probes.
+	Prober prober.Options
 	// Proxy configures the proxy.Proxier; NodeName and NodeIPs default to
 	// the agent's.
 	Proxy proxy.Options
@@ -73,6 +78,7 @@ type Options struct {
 type Agent struct {
 	opts    Options
 	engine  *kubelet.Syncer
+	prober  *prober.Manager
 	proxier *proxy.Proxier
 	psync   *proxy.Syncer
 	reg     *prometheus.Registry
@@ -123,12 +129,18 @@ func New(opts Options) (*Agent, error) {
 	if opts.Proxy.NodeIPs == nil {
 		opts.Proxy.NodeIPs = opts.NodeIPs
 	}
+	if opts.Prober.Logger == nil {
+		opts.Prober.Logger = opts.Logger.With("component", "prober")
+	}
+	pm := prober.New(opts.Runtime, opts.Prober)
+	opts.Engine.Probes = pm
 	p, err := proxy.New(opts.Proxy)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{
 		opts:    opts,
+		prober:  pm,
 		engine:  kubelet.New(opts.Runtime, opts.Engine),
 		proxier: p,
 		reg:     opts.Registry,
@@ -246,7 +258,7 @@ func (a *Agent) EndpointSlices() []*discovery.EndpointSlice {
 	return slices.Clone(a.slices)
 }
 
-// Run runs the engine, the proxy's sync loop, the reconciliation of slices
+// Run runs the engine, the prober, the proxy's sync loop, the reconciliation of slices
 // and stats targets (and the stats loop with RunStats) until ctx is done.
 // Pods keep running when it returns; see RemoveAll.
 func (a *Agent) Run(ctx context.Context) error {
@@ -278,6 +290,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	run("kubelet", a.engine.Run)
+	run("prober", func(ctx context.Context) error { return a.prober.Run(ctx, a.engine) })
 	run("proxy", a.psync.Run)
 	if a.opts.Stats != nil && a.opts.RunStats {
 		run("stats", a.opts.Stats.Run)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
+	"github.com/nodekit/nodekit/kubelet"
 	"github.com/nodekit/nodekit/kubelet/kubelettest"
 	"github.com/nodekit/nodekit/proxy"
 	"github.com/nodekit/nodekit/proxy/proxytest"
@@ -319,4 +321,51 @@ func TestNewRefusesMissingOptions(t *testing.T) {
 	if _, err := New(Options{NodeName: "n", Runtime: kubelettest.NewFakeRuntime(nil), Netfilter: proxytest.NewFakeNetfilter(proxytest.IPv4), Stats: &stats.Collector{}}); err == nil {
 		t.Error("stats without targets accepted")
 	}
+}
+
+// TestReadinessProbeGatesEndpoints: a pod whose readiness probe fails is
+// in the Service's slice as not ready, and the cluster IP has no endpoint;
+// once the probe passes, traffic goes to it.
+func TestReadinessProbeGatesEndpoints(t *testing.T) {
+	n := newTestNode(t, false)
+	var ready atomic.Bool
+	n.rt.SetExecHandler(func(_ context.Context, _ kubelet.ContainerStatus, cmd []string) (kubelet.ExecResult, error) {
+		if ready.Load() {
+			return kubelet.ExecResult{}, nil
+		}
+		return kubelet.ExecResult{ExitCode: 1}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- n.agent.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	pod := webPod(0)
+	pod.Spec.Containers[0].ReadinessProbe = &v1.Probe{
+		ProbeHandler:  v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"test", "-f", "/ready"}}},
+		PeriodSeconds: 1,
+	}
+	n.agent.SetServices([]*v1.Service{webService()})
+	if err := n.agent.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	cip := netip.MustParseAddr(clusterIP)
+	waitFor(t, "a running, unready pod in the slice", func() bool {
+		p := n.agent.Pods()[0]
+		slices := n.agent.EndpointSlices()
+		return p.Status.Phase == v1.PodRunning && len(slices) == 1 && len(slices[0].Endpoints) == 1 &&
+			!*slices[0].Endpoints[0].Conditions.Ready && !*slices[0].Endpoints[0].Conditions.Serving
+	})
+	if got := n.destinations(t, cip, 80); len(got) != 0 {
+		t.Errorf("an unready pod gets traffic: %v", got)
+	}
+	ready.Store(true)
+	waitFor(t, "the probe to pass and traffic to reach the pod", func() bool {
+		got := n.destinations(t, cip, 80)
+		return len(got) == 1 && got[netip.AddrPortFrom(netip.MustParseAddr(n.agent.Pods()[0].Status.PodIP), 8080)] == 1
+	})
 }

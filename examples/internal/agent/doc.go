@@ -21,8 +21,9 @@
 //
 // # What it does
 //
-//   - Pods go to a kubelet.Syncer on the Runtime. Every status change of a
-//     pod marks the node dirty.
+//   - Pods go to a kubelet.Syncer on the Runtime, with a prober.Manager
+//     running their probes. Every status change of a pod marks the node
+//     dirty.
 //   - On each change (debounced by Options.Debounce), the pods with their
 //     current statuses give the EndpointSlices (package
 //     examples/internal/endpointslice, the EndpointSlice controller's rules)

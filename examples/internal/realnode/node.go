@@ -2,15 +2,18 @@ package realnode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 
 	"github.com/nodekit/nodekit/examples/internal/agent"
 	"github.com/nodekit/nodekit/examples/internal/netns"
+	"github.com/nodekit/nodekit/kubelet"
 	"github.com/nodekit/nodekit/kubelet/oci"
 	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/proxy"
@@ -116,6 +119,14 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, tune func(*agent.
 		Targets:   RuncTargets(n.Runtime),
 		RunStats:  true,
 		Logger:    log,
+	}
+	if n.NS != nil {
+		// HTTP probes and hooks go to pod IPs, which only the node
+		// namespace reaches.
+		transport := &http.Transport{DialContext: n.NS.Dial, DisableKeepAlives: true, DisableCompression: true,
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // as the kubelet's prober
+		opts.Prober.HTTPTransport = transport
+		opts.Engine.Hooks = &kubelet.HandlerRunner{Runtime: n.Runtime, HTTPClient: &http.Client{Transport: transport}}
 	}
 	if tune != nil {
 		tune(&opts)
