@@ -35,7 +35,7 @@ func runActionWith(t *testing.T, opts Options, p *v1.Probe, webPort int) (outcom
 	pb := newProber(&execRuntime{}, opts)
 	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"}}
 	c := &v1.Container{Name: "app", Ports: []v1.ContainerPort{{Name: "web", ContainerPort: int32(webPort)}}}
-	return pb.runProbe(t.Context(), withDefaults(p), pod, &v1.PodStatus{PodIP: "127.0.0.1"}, c, "c1")
+	return pb.runProbe(t.Context(), withDefaults(p), pod, &v1.PodStatus{PodIP: "127.0.0.1"}, c, "c1", nil)
 }
 
 func serverPort(t *testing.T, rawURL string) int {
@@ -332,7 +332,25 @@ func TestNoHandler(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), ErrNoHandler.Error()) {
 		t.Fatalf("err %v", err)
 	}
-	if got, err := newProber(&execRuntime{}, Options{}).probe(t.Context(), kubelet.ReadinessProbe, &v1.Probe{TimeoutSeconds: 1}, &v1.Pod{}, &v1.PodStatus{}, &v1.Container{}, "c1"); err == nil || got != kubelet.ProbeFailure {
+	if got, err := newProber(&execRuntime{}, Options{}).probe(t.Context(), kubelet.ReadinessProbe, &v1.Probe{TimeoutSeconds: 1}, &v1.Pod{}, &v1.PodStatus{}, &v1.Container{}, "c1", nil); err == nil || got != kubelet.ProbeFailure {
 		t.Fatalf("probe without handler = %v, %v", got, err)
+	}
+}
+
+func TestRequestCache(t *testing.T) {
+	g := &v1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("web")}
+	c := &v1.Container{Name: "app", Ports: []v1.ContainerPort{{Name: "web", ContainerPort: 8080}}}
+	var rc requestCache
+	r1, err := rc.request(g, c, "10.0.0.1", "kube-probe/1.37")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := rc.request(g, c, "10.0.0.1", "kube-probe/1.37")
+	if r1 != r2 || r1.URL.String() != "http://10.0.0.1:8080/healthz" || !r1.Close {
+		t.Fatalf("cached request %v %v close=%v", r1.URL, r2.URL, r1.Close)
+	}
+	r3, _ := rc.request(g, c, "10.0.0.2", "kube-probe/1.37")
+	if r3 == r1 || r3.URL.String() != "http://10.0.0.2:8080/healthz" {
+		t.Fatalf("request after the pod IP changed: %v", r3.URL)
 	}
 }

@@ -23,12 +23,14 @@ import (
 type directHTTP struct {
 	dialer  *net.Dialer
 	readers sync.Pool
+	writers sync.Pool
 }
 
 func newDirectHTTP() *directHTTP {
 	return &directHTTP{
 		dialer:  probeDialer(),
 		readers: sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }},
+		writers: sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1024) }},
 	}
 }
 
@@ -56,18 +58,21 @@ func (d *directHTTP) do(ctx context.Context, req *http.Request) (code int, body 
 		}
 		conn = tc
 	}
-	req.Close = true
 	br := d.readers.Get().(*bufio.Reader)
 	br.Reset(conn)
 	defer func() {
 		br.Reset(nil)
 		d.readers.Put(br)
 	}()
-	bw := bufio.NewWriterSize(conn, 1024)
-	if err := req.Write(bw); err != nil {
-		return 0, nil, "", fmt.Errorf("get %s: %w", u.String(), err)
+	bw := d.writers.Get().(*bufio.Writer)
+	bw.Reset(conn)
+	err = req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := bw.Flush(); err != nil {
+	bw.Reset(nil)
+	d.writers.Put(bw)
+	if err != nil {
 		return 0, nil, "", fmt.Errorf("get %s: %w", u.String(), err)
 	}
 	res, err := http.ReadResponse(br, req)

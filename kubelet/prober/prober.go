@@ -69,11 +69,11 @@ func newProber(rt kubelet.Runtime, opts Options) *prober {
 
 // probe runs one probe of container and returns its result; an error
 // means the result must be thrown away (the kubelet's prober.probe).
-func (pb *prober) probe(ctx context.Context, t kubelet.ProbeType, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string) (kubelet.ProbeResult, error) {
+func (pb *prober) probe(ctx context.Context, t kubelet.ProbeType, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string, rc *requestCache) (kubelet.ProbeResult, error) {
 	if p == nil {
 		return kubelet.ProbeSuccess, nil
 	}
-	result, output, err := pb.runProbeWithRetries(ctx, p, pod, status, c, containerID, maxProbeRetries)
+	result, output, err := pb.runProbeWithRetries(ctx, p, pod, status, c, containerID, rc, maxProbeRetries)
 	if err != nil || (result != outcomeSuccess && result != outcomeWarning) {
 		if err != nil {
 			pb.log.Info("probe errored", "probeType", t, "pod", pod.Namespace+"/"+pod.Name, "podUID", pod.UID, "containerName", c.Name, "result", result, "err", err)
@@ -90,14 +90,14 @@ func (pb *prober) probe(ctx context.Context, t kubelet.ProbeType, p *v1.Probe, p
 
 // runProbeWithRetries tries a probe that errors up to retries times and
 // returns the last outcome.
-func (pb *prober) runProbeWithRetries(ctx context.Context, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string, retries int) (outcome, string, error) {
+func (pb *prober) runProbeWithRetries(ctx context.Context, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string, rc *requestCache, retries int) (outcome, string, error) {
 	var (
 		result outcome
 		output string
 		err    error
 	)
 	for range retries {
-		result, output, err = pb.runProbe(ctx, p, pod, status, c, containerID)
+		result, output, err = pb.runProbe(ctx, p, pod, status, c, containerID, rc)
 		if err == nil || ctx.Err() != nil {
 			return result, output, err
 		}
@@ -105,15 +105,41 @@ func (pb *prober) runProbeWithRetries(ctx context.Context, p *v1.Probe, pod *v1.
 	return result, output, err
 }
 
+// requestCache keeps a worker's HTTP probe request between probes: the
+// request depends only on the probe, the container and the pod IP. It is
+// owned by one worker.
+type requestCache struct {
+	podIP string
+	req   *http.Request
+}
+
+// request returns the probe request for podIP, built anew when the pod IP
+// changed. rc may be nil.
+func (rc *requestCache) request(g *v1.HTTPGetAction, c *v1.Container, podIP, userAgent string) (*http.Request, error) {
+	if rc != nil && rc.req != nil && rc.podIP == podIP {
+		return rc.req, nil
+	}
+	req, err := newRequestForHTTPGetAction(g, c, podIP, userAgent)
+	if err != nil {
+		return nil, err
+	}
+	// Every probe is one request on a new connection.
+	req.Close = true
+	if rc != nil {
+		rc.podIP, rc.req = podIP, req
+	}
+	return req, nil
+}
+
 // runProbe runs the probe's action once.
-func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string) (outcome, string, error) {
+func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status *v1.PodStatus, c *v1.Container, containerID string, rc *requestCache) (outcome, string, error) {
 	timeout := time.Duration(p.TimeoutSeconds) * time.Second
 	switch {
 	case p.Exec != nil:
 		cmd := expandStatic(p.Exec.Command, c.Env)
 		return execProbe(ctx, pb.rt, containerID, cmd, timeout)
 	case p.HTTPGet != nil:
-		req, err := newRequestForHTTPGetAction(p.HTTPGet, c, status.PodIP, pb.userAgent)
+		req, err := rc.request(p.HTTPGet, c, status.PodIP, pb.userAgent)
 		if err != nil {
 			return outcomeUnknown, "", fmt.Errorf("httpGet probe of container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
 		}

@@ -65,6 +65,7 @@ type worker struct {
 	lastResult  kubelet.ProbeResult
 	resultRun   int
 	onHold      bool
+	requests    requestCache
 }
 
 func newWorker(m *Manager, key workerKey, pod *v1.Pod, c *v1.Container, spec *v1.Probe) *worker {
@@ -223,7 +224,7 @@ func (w *worker) doProbe(ctx context.Context) bool {
 		return true
 	}
 
-	result, err := w.m.prober.probe(ctx, w.probeType, w.probe, pod, status, w.container, w.containerID)
+	result, err := w.m.prober.probe(ctx, w.probeType, w.probe, pod, status, w.container, w.containerID, &w.requests)
 	if err != nil {
 		// A prober error: the result is thrown away.
 		return true
