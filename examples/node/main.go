@@ -160,7 +160,11 @@ func runNode(ctx context.Context, args []string) error {
 	log.Info("stopping: removing pods")
 	rmCtx, rmCancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer rmCancel()
-	return n.Remove(rmCtx)
+	if err := n.Remove(rmCtx); err != nil {
+		return err
+	}
+	log.Info("removed the pods, the node's namespace or rules, its cgroups and runtime state")
+	return nil
 }
 
 // runCleanup removes everything a node left behind: its pods, its network
