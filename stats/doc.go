@@ -150,18 +150,19 @@
 //     not run: the development machine is cgroup v1.
 //   - Scrape cost, `cd stats && go test -run '^$' -bench Scrape -benchmem
 //     -count 5` on the shared 2-core development machine (load average 7
-//     to 10 from other builds, so ns/op is wall time including waits for a
+//     to 12 from other builds, so ns/op is wall time including waits for a
 //     CPU; cpu-ns/op is this process's CPU time per scrape, GC included),
-//     37049 series from 1000 containers: Gather (the recommended path)
-//     36 to 56 ms/op in the quieter runs, 28 to 30 ms of CPU, 12.1 MB and
-//     5410 allocs per scrape; a prometheus.Registry holding the
-//     PrometheusCollector 60 to 65 ms/op in the quieter runs, 57 to 59 ms of
-//     CPU (54 ms with GOGC=off), 18.7 MB and 80195 allocs. The registry path
-//     misses the 50 ms target: about 35 ms of it is client_golang's own
-//     per-series work (a dto.Metric, metric-name validation, label hashing
-//     and duplicate detection for each of the 37049 series) and about 22 ms
-//     the text encoder, which both paths pay. Series objects, label pairs
-//     and values come from chunks (before: 253k allocs, 66 to 77 ms of CPU
-//     via the registry; 104k allocs via Gather); serve Gather with
-//     promhttp.HandlerFor where the budget matters.
+//     37049 series from 1000 containers, two sessions: Gather (the
+//     recommended path) 28 to 34 ms of CPU and 36 to 72 ms/op in the
+//     quieter runs, 12.1 MB and 5410 allocs per scrape; a
+//     prometheus.Registry holding the PrometheusCollector 57 to 71 ms of CPU
+//     (54 ms with GOGC=off) and 60 to 124 ms/op, 16.7 MB and 80194 allocs.
+//     The registry path misses the 50 ms target: about 35 ms of it is
+//     client_golang's own per-series work (a dto.Metric, metric-name
+//     validation, label hashing and duplicate detection for each of the
+//     37049 series) and about 22 ms the text encoder, which both paths pay
+//     (CPU profile of the benchmark). Series objects with their dto values,
+//     label pairs and values come from chunks (before: 253k allocs, 20.3 MB
+//     and 66 to 77 ms of CPU via the registry; 104k allocs via Gather);
+//     serve Gather with promhttp.HandlerFor where the budget matters.
 package stats

@@ -362,7 +362,7 @@ func (p *PrometheusCollector) Collect(ch chan<- prometheus.Metric) {
 	for fi := range p.families {
 		f := &p.families[fi]
 		if f.machine {
-			ch <- &fastMetric{desc: p.descs[fi], valueType: f.valueType, value: f.machineValue(&m), labels: p.machinePairs}
+			ch <- &fastGauge{desc: p.descs[fi], value: f.machineValue(&m), labels: p.machinePairs}
 			continue
 		}
 		em.desc, em.family = p.descs[fi], f
@@ -505,8 +505,16 @@ func (em *emitter) emit(value float64, extra ...string) {
 		em.mf.Metric = append(em.mf.Metric, m)
 		return
 	}
-	m := em.slab.fastMetric()
-	m.desc, m.valueType, m.value, m.labels = em.desc, em.family.valueType, value, labels
+	var m prometheus.Metric
+	if em.family.valueType == prometheus.CounterValue {
+		c := em.slab.fastCounter()
+		c.desc, c.labels, c.value = em.desc, labels, value
+		m = c
+	} else {
+		g := em.slab.fastGauge()
+		g.desc, g.labels, g.value = em.desc, labels, value
+		m = g
+	}
 	if em.timestamps {
 		em.ch <- prometheus.NewMetricWithTimestamp(em.view.time.Time, m)
 		return
@@ -532,21 +540,30 @@ type gatheredGauge struct {
 const slabChunk = 512
 
 type metricSlab struct {
-	counters []gatheredCounter
-	gauges   []gatheredGauge
-	metrics  []fastMetric
-	pairs    []dto.LabelPair
-	pairPtrs []*dto.LabelPair
-	strs     []string
+	counters     []gatheredCounter
+	gauges       []gatheredGauge
+	fastCounters []fastCounter
+	fastGauges   []fastGauge
+	pairs        []dto.LabelPair
+	pairPtrs     []*dto.LabelPair
+	strs         []string
 }
 
-// fastMetric returns a zeroed fastMetric from the current chunk.
-func (s *metricSlab) fastMetric() *fastMetric {
-	if len(s.metrics) == cap(s.metrics) {
-		s.metrics = make([]fastMetric, 0, slabChunk)
+// fastCounter and fastGauge return zeroed series from the current chunk.
+func (s *metricSlab) fastCounter() *fastCounter {
+	if len(s.fastCounters) == cap(s.fastCounters) {
+		s.fastCounters = make([]fastCounter, 0, slabChunk)
 	}
-	s.metrics = s.metrics[:len(s.metrics)+1]
-	return &s.metrics[len(s.metrics)-1]
+	s.fastCounters = s.fastCounters[:len(s.fastCounters)+1]
+	return &s.fastCounters[len(s.fastCounters)-1]
+}
+
+func (s *metricSlab) fastGauge() *fastGauge {
+	if len(s.fastGauges) == cap(s.fastGauges) {
+		s.fastGauges = make([]fastGauge, 0, slabChunk)
+	}
+	s.fastGauges = s.fastGauges[:len(s.fastGauges)+1]
+	return &s.fastGauges[len(s.fastGauges)-1]
 }
 
 // labelPairs returns n zeroed pairs from a chunk.
@@ -621,33 +638,41 @@ func (s *metricSlab) gauge() *gatheredGauge {
 	return &s.gauges[len(s.gauges)-1]
 }
 
-// fastMetric is a prometheus.Metric with precomputed, shared, sorted label
-// pairs (the registry only reads them).
-type fastMetric struct {
-	desc      *prometheus.Desc
-	labels    []*dto.LabelPair
-	valueType prometheus.ValueType
-	value     float64
-	// counter and gauge back the dto the registry receives, so Write does
-	// not allocate.
+// fastCounter and fastGauge are prometheus.Metrics with precomputed,
+// shared, sorted label pairs (the registry only reads them) and the dto
+// value they hand to the registry, so that Write does not allocate.
+type fastCounter struct {
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair
+	value   float64
 	counter dto.Counter
-	gauge   dto.Gauge
+}
+
+type fastGauge struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	value  float64
+	gauge  dto.Gauge
 }
 
 // Desc implements prometheus.Metric.
-func (m *fastMetric) Desc() *prometheus.Desc { return m.desc }
+func (m *fastCounter) Desc() *prometheus.Desc { return m.desc }
 
 // Write implements prometheus.Metric; the label pairs are shared, not
 // copied, as client_golang's own const metrics do.
-func (m *fastMetric) Write(out *dto.Metric) error {
-	out.Label = m.labels
-	if m.valueType == prometheus.CounterValue {
-		m.counter.Value = &m.value
-		out.Counter = &m.counter
-	} else {
-		m.gauge.Value = &m.value
-		out.Gauge = &m.gauge
-	}
+func (m *fastCounter) Write(out *dto.Metric) error {
+	m.counter.Value = &m.value
+	out.Label, out.Counter = m.labels, &m.counter
+	return nil
+}
+
+// Desc implements prometheus.Metric.
+func (m *fastGauge) Desc() *prometheus.Desc { return m.desc }
+
+// Write implements prometheus.Metric, as fastCounter's.
+func (m *fastGauge) Write(out *dto.Metric) error {
+	m.gauge.Value = &m.value
+	out.Label, out.Gauge = m.labels, &m.gauge
 	return nil
 }
 
