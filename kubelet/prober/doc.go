@@ -87,12 +87,13 @@
 // BenchmarkProbes/pods=1000 (1000 pods' HTTP readiness probes at a 1 s
 // period against a loopback server in a child process, engine and fake
 // runtime included) costs 156 to 218 ms of CPU per second (cpu-ms/s),
-// about 57 allocations and 4.9 KB per probe; the target was 50.
+// about 57 allocations and 4.9 KB per probe.
 // BenchmarkProbeFloor, which only opens a TCP connection, writes a fixed
 // GET and reads the answer 1000 times a second, costs 165 to 204 cpu-ms/s
-// on the same machine at the same time: the kernel's connect, close and
-// loopback handshake of one connection per probe, which the kubelet's
-// no-keep-alive rule requires, is most of the cost, and the prober adds
-// roughly a fifth on top. The figures move by a third between runs with
-// the machine's load; on an idle machine both are lower.
+// on the same machine at the same time. The two ranges overlap: the
+// kernel's connect, close and loopback handshake of one connection per
+// probe, which the kubelet's no-keep-alive rule requires, is most of the
+// cost, and the prober's own share is within the run-to-run noise, which
+// is about a third with the machine's load. On an idle machine both are
+// lower; the 50 cpu-ms/s target was not met here.
 package prober
