@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -235,27 +236,26 @@ func TestRestartAdopts(t *testing.T) {
 		}
 	})
 	listen := freeAddr(t)
-	start := func() (*exec.Cmd, *bytes.Buffer) {
+	start := func() (*exec.Cmd, *syncBuffer) {
 		cmd := program(context.Background(), t, "--manifests", manifests, "--node-name", name, "--state-dir", stateDir,
 			"--listen", listen, "--busybox-image", "busybox:latest", "--poll", "100ms")
-		var log bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &log, &log
+		log := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd, &log
+		return cmd, log
 	}
-	stop := func(cmd *exec.Cmd, log *bytes.Buffer) {
+	stop := func(cmd *exec.Cmd, log *syncBuffer) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("node: %v\n%s", err, log)
 		}
 	}
-	running := func(log *bytes.Buffer, want ...string) map[string]string {
-		ids := map[string]string{}
+	running := func(log *syncBuffer, want ...string) map[string]string {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			ids = map[string]string{}
+			ids := map[string]string{}
 			var list v1.PodList
 			if resp, err := http.Get("http://" + listen + "/pods"); err == nil {
 				body, _ := io.ReadAll(resp.Body)
@@ -306,6 +306,24 @@ func TestRestartAdopts(t *testing.T) {
 	}
 	running(log, "b")
 	stop(cmd, log)
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestDemoWithoutRoot runs the demo as an unprivileged user: it says what it
