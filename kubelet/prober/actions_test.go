@@ -337,6 +337,21 @@ func TestNoHandler(t *testing.T) {
 	}
 }
 
+func TestNoPodIP(t *testing.T) {
+	pb := newProber(&execRuntime{}, Options{})
+	pod := &v1.Pod{}
+	c := &v1.Container{Name: "app"}
+	for _, h := range []v1.ProbeHandler{
+		{HTTPGet: &v1.HTTPGetAction{Port: intstr.FromInt(80)}},
+		{TCPSocket: &v1.TCPSocketAction{Port: intstr.FromInt(80)}},
+		{GRPC: &v1.GRPCAction{Port: 80}},
+	} {
+		if got, _, err := pb.runProbe(t.Context(), withDefaults(&v1.Probe{ProbeHandler: h}), pod, &v1.PodStatus{}, c, "c1", nil); err == nil {
+			t.Errorf("%+v without pod IP: %s, no error", h, got)
+		}
+	}
+}
+
 func TestRequestCache(t *testing.T) {
 	g := &v1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("web")}
 	c := &v1.Container{Name: "app", Ports: []v1.ContainerPort{{Name: "web", ContainerPort: 8080}}}

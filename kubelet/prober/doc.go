@@ -73,6 +73,10 @@
 //     endpoint sees two requests per probe. With Options.HTTPTransport
 //     every probe goes through the Client. The kubelet's transport adds
 //     apimachinery's HTTP/2 defaults; probes here are HTTP/1.1.
+//   - An httpGet, tcpSocket or gRPC probe without a host while the pod
+//     has no IP is an error (no result) instead of a connection to the
+//     node's own ":port", which is what an empty host means to Go's
+//     dialer in the kubelet.
 //   - The start jitter (a worker created within one period of the
 //     Manager's creation first waits a random part of its period) uses
 //     the Manager's clock, so tests on a fake clock control it.

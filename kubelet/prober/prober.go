@@ -153,11 +153,17 @@ func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status
 		if host == "" {
 			host = status.PodIP
 		}
+		if host == "" {
+			return outcomeUnknown, "", fmt.Errorf("tcpSocket probe of container %q of pod %s/%s: no host and no pod IP", c.Name, pod.Namespace, pod.Name)
+		}
 		return tcpProbe(ctx, host, port, timeout)
 	case p.GRPC != nil:
 		service := ""
 		if p.GRPC.Service != nil {
 			service = *p.GRPC.Service
+		}
+		if status.PodIP == "" {
+			return outcomeUnknown, "", fmt.Errorf("grpc probe of container %q of pod %s/%s: no pod IP", c.Name, pod.Namespace, pod.Name)
 		}
 		return grpcProbe(ctx, status.PodIP, service, int(p.GRPC.Port), timeout, pb.userAgent)
 	}

@@ -72,6 +72,9 @@ func (m *Manager) adopt(w *worker, id string) {
 	defer m.mu.Unlock()
 	if w.containerID != "" {
 		delete(m.results, resultKey{w.containerID, w.probeType})
+		// The engine asks only about running instances; the old one is
+		// gone or going.
+		delete(m.owners, w.containerID)
 	}
 	w.containerID = id
 	m.owners[id] = owner{w.key.podUID, w.key.container}
