@@ -10,8 +10,4 @@ var (
 	// ErrNoHandler: a probe has no action (exec, httpGet, tcpSocket or
 	// grpc). The probe's result is thrown away, as the kubelet does.
 	ErrNoHandler = errors.New("probe has no handler")
-	// ErrProbeTimeout: an exec probe did not finish within its
-	// timeoutSeconds. The probe fails (the kubelet's ExecProbeTimeout
-	// behaviour, on by default since 1.20).
-	ErrProbeTimeout = errors.New("probe timed out")
 )

@@ -46,9 +46,13 @@ type Options struct {
 	// KubeVersion is the major.minor reported in the User-Agent of HTTP
 	// and gRPC probes. Default DefaultKubeVersion.
 	KubeVersion string
-	// HTTPTransport sends HTTP probes. Default a transport as the
-	// kubelet's: no keep-alives, no proxy, no compression, TLS without
-	// verification, sockets that linger 1 s at most.
+	// HTTPTransport, when set, sends every HTTP probe through a net/http
+	// Client on it (with the kubelet's redirect policy). By default each
+	// probe is one exchange on a new connection made on the worker's
+	// goroutine, with the kubelet's transport settings: no keep-alive, no
+	// proxy, no compression, TLS without verification, sockets that
+	// linger 1 s at most (redirects go through net/http's Client; see the
+	// package Caveats).
 	HTTPTransport http.RoundTripper
 	// Logger receives probe failures and errors (the kubelet's
 	// "Unhealthy" events); default discards.
