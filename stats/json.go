@@ -3,7 +3,10 @@ package stats
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Snapshot is the JSON export: the newest sample, rates and status of the
@@ -19,6 +22,24 @@ type Snapshot struct {
 	SystemContainers map[string]TargetSnapshot `json:"systemContainers,omitempty"`
 	// Targets are sorted by ID.
 	Targets []TargetSnapshot `json:"targets"`
+	// RootFilesystem is the filesystem of Options.RootfsDir, nil when not
+	// configured or not measured yet.
+	RootFilesystem *FilesystemStats `json:"rootFilesystem,omitempty"`
+	// ImageFs is the usage of Options.ImageFsDir, nil when not configured
+	// or not measured yet.
+	ImageFs *DiskUsage `json:"imageFs,omitempty"`
+	// Volumes are the volumes registered with SetPodVolumes, sorted by pod
+	// UID and name.
+	Volumes []VolumeSnapshot `json:"volumes,omitempty"`
+}
+
+// VolumeSnapshot is one pod volume in a Snapshot.
+type VolumeSnapshot struct {
+	PodUID types.UID `json:"podUID"`
+	PodVolume
+	// Usage is nil before the volume was measured or when it cannot be
+	// (for example a directory not created yet).
+	Usage *DiskUsage `json:"usage,omitempty"`
 }
 
 // TargetSnapshot is one target in a Snapshot.
@@ -32,6 +53,9 @@ type TargetSnapshot struct {
 	Error string `json:"error,omitempty"`
 	// Samples is the number of samples in the history.
 	Samples int `json:"samples"`
+	// Rootfs and Logs are the usage of Target.RootfsPath and LogsPath.
+	Rootfs *DiskUsage `json:"rootfs,omitempty"`
+	Logs   *DiskUsage `json:"logs,omitempty"`
 }
 
 // Snapshot copies the newest state of the node and every target.
@@ -49,13 +73,26 @@ func (c *Collector) Snapshot() Snapshot {
 		}
 		s.SystemContainers[sc.name] = sc.entry.snapshot()
 	}
+	s.RootFilesystem, _, s.ImageFs = c.nodeFilesystems()
+	c.mu.RLock()
+	uids := make([]types.UID, 0, len(c.volumes))
+	for uid := range c.volumes {
+		uids = append(uids, uid)
+	}
+	c.mu.RUnlock()
+	slices.Sort(uids)
+	for _, uid := range uids {
+		for _, v := range c.volumeUsages(uid, true) {
+			s.Volumes = append(s.Volumes, VolumeSnapshot{PodUID: uid, PodVolume: v.vol, Usage: v.usage})
+		}
+	}
 	return s
 }
 
 func (e *entry) snapshot() TargetSnapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ts := TargetSnapshot{Target: e.target, Samples: e.history.n}
+	ts := TargetSnapshot{Target: e.target, Samples: e.history.n, Rootfs: e.rootfs, Logs: e.logs}
 	if e.sampled {
 		s := e.copySample()
 		ts.Sample = &s

@@ -364,7 +364,7 @@ func filesystemFsStats(f *FilesystemStats, at time.Time) *statsapi.FsStats {
 // containers' root filesystems and logs and the pod's ephemeral volumes
 // (those without a PVC); the time is the newest of the parts.
 func (c *Collector) podStorage(ps *statsapi.PodStats, uid types.UID) {
-	vols := c.volumeUsages(uid)
+	vols := c.volumeUsages(uid, false)
 	for _, v := range vols {
 		vs := statsapi.VolumeStats{FsStats: *fsStats(v.usage), Name: v.vol.Name}
 		if v.vol.PVC.Name != "" {

@@ -185,6 +185,25 @@ func TestSummaryNodeFsVolumesAndEphemeralStorage(t *testing.T) {
 		}
 	}
 
+	// The JSON snapshot carries the same figures.
+	snap := c.Snapshot()
+	if snap.RootFilesystem == nil || snap.RootFilesystem.CapacityBytes != rootSt.CapacityBytes || snap.ImageFs == nil || snap.ImageFs.Dir.Bytes != imageBytes {
+		t.Errorf("snapshot root filesystem %+v image fs %+v", snap.RootFilesystem, snap.ImageFs)
+	}
+	if len(snap.Volumes) != 2 || snap.Volumes[0].Name != "cache" || snap.Volumes[0].PodUID != fixturePodUID ||
+		snap.Volumes[0].Usage == nil || snap.Volumes[0].Usage.Dir.Bytes != cacheBytes || snap.Volumes[1].PVC.Name != "data-web-0" {
+		t.Errorf("snapshot volumes %+v", snap.Volumes)
+	}
+	for _, ts := range snap.Targets {
+		if ts.Target.ID == tg.ID && (ts.Rootfs == nil || ts.Rootfs.Dir.Bytes != rb || ts.Logs == nil || ts.Logs.Dir.Bytes != lb) {
+			t.Errorf("snapshot target rootfs %+v logs %+v", ts.Rootfs, ts.Logs)
+		}
+	}
+	var buf strings.Builder
+	if err := c.WriteJSON(&buf); err != nil || !strings.Contains(buf.String(), `"pvc": {`) {
+		t.Errorf("WriteJSON: %v\n%s", err, buf.String())
+	}
+
 	// Unregistering the volumes drops them and their cached walks.
 	if err := c.SetPodVolumes(fixturePodUID, nil); err != nil {
 		t.Fatal(err)

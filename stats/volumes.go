@@ -118,8 +118,9 @@ func (c *Collector) measureVolume(v *podVolume) {
 	v.mu.Unlock()
 }
 
-// volumeUsages returns the volumes of a pod with their latest usage.
-func (c *Collector) volumeUsages(podUID types.UID) []volumeUsage {
+// volumeUsages returns the volumes of a pod with their latest usage;
+// volumes not measured are left out unless all is set.
+func (c *Collector) volumeUsages(podUID types.UID, all bool) []volumeUsage {
 	c.mu.RLock()
 	vs := c.volumes[podUID]
 	c.mu.RUnlock()
@@ -128,7 +129,7 @@ func (c *Collector) volumeUsages(podUID types.UID) []volumeUsage {
 		v.mu.Lock()
 		u := v.usage
 		v.mu.Unlock()
-		if u != nil {
+		if u != nil || all {
 			out = append(out, volumeUsage{vol: v.vol, usage: u})
 		}
 	}
