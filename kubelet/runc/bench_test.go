@@ -27,15 +27,23 @@ import (
 // runc start of copies of the same bundles (same config.json, same sandbox
 // namespaces, an overlay of their own, prepared beforehand) started just as
 // concurrently, and reports the ratio of the two as overhead-ratio.
+//
+// The runc-hostnetwork variant runs the same pods on the host network, so
+// that the cost of the pod network (CNI) can be told from the rest.
 func BenchmarkPodStart(b *testing.B) {
-	for _, n := range []int{1, 10} {
-		b.Run(fmt.Sprintf("runc/pods=%d", n), func(b *testing.B) {
-			benchmarkPodStart(b, n)
-		})
+	for _, variant := range []struct {
+		name        string
+		hostNetwork bool
+	}{{"runc", false}, {"runc-hostnetwork", true}} {
+		for _, n := range []int{1, 10} {
+			b.Run(fmt.Sprintf("%s/pods=%d", variant.name, n), func(b *testing.B) {
+				benchmarkPodStart(b, n, variant.hostNetwork)
+			})
+		}
 	}
 }
 
-func benchmarkPodStart(b *testing.B, pods int) {
+func benchmarkPodStart(b *testing.B, pods int, hostNetwork bool) {
 	env := newTestEnv(b, true)
 	r := env.newRuntime(b)
 	e := startEngine(b, r, kubelet.Options{})
@@ -55,6 +63,7 @@ func benchmarkPodStart(b *testing.B, pods int) {
 			pod.UID = types.UID(fmt.Sprintf("bench-uid-%d-%d", i, p))
 			zero := int64(0)
 			pod.Spec.TerminationGracePeriodSeconds = &zero
+			pod.Spec.HostNetwork = hostNetwork
 			set = append(set, pod)
 		}
 		subCtx, cancel := context.WithCancel(ctx)
@@ -82,9 +91,6 @@ func benchmarkPodStart(b *testing.B, pods int) {
 			b.Fatal(err)
 		}
 		rawTotal += raw
-		if os.Getenv("NODEKIT_BENCH_VERBOSE") != "" {
-			b.Logf("iteration %d: engine %s, raw %s", i, time.Since(start)-raw, raw)
-		}
 
 		if err := e.SetPods(nil); err != nil {
 			b.Fatal(err)

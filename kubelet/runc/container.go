@@ -95,6 +95,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, config 
 		if rerr := removeAllUnmounted(r.bundleDir(id)); rerr != nil {
 			r.opts.Logger.Error("undo failed container", "id", id, "err", rerr)
 		}
+		if _, ok := err.(*configError); ok {
+			return "", err
+		}
 		return "", fmt.Errorf("CreateContainer %q of pod %s/%s: %w", config.Name, sbCopy.PodNamespace, sbCopy.PodName, err)
 	}
 	r.mu.Lock()
@@ -150,11 +153,21 @@ func (r *Runtime) writeBundle(ctx context.Context, sb *sandboxRecord, rec *conta
 func classifySpecError(err error) error {
 	for _, e := range []error{oci.ErrRunAsNonRoot, oci.ErrSubPathEscape, oci.ErrHostPathType, oci.ErrObjectNotFound, oci.ErrInvalidSpec, oci.ErrMissingOption} {
 		if errors.Is(err, e) {
-			return fmt.Errorf("%w: %w", kubelet.ErrCreateContainerConfig, err)
+			return &configError{err: err}
 		}
 	}
 	return err
 }
+
+// configError is a container configuration the kubelet refuses with
+// CreateContainerConfigError. Its message is the spec error's alone (which
+// names the pod, the container and the field), since the engine shows it in
+// the container's Waiting state.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+
+func (e *configError) Unwrap() []error { return []error{kubelet.ErrCreateContainerConfig, e.err} }
 
 // StartContainer implements kubelet.Runtime: conmon runs runc create (and
 // stays as the container's monitor, logging its output and recording its exit

@@ -286,3 +286,33 @@ func TestEngineGracefulTermination(t *testing.T) {
 	}
 	assertNoLeftovers(t, env, r)
 }
+
+func TestEngineWaitingReasons(t *testing.T) {
+	env := newTestEnv(t, false)
+	r := env.newRuntime(t)
+	e := startEngine(t, r, kubelet.Options{})
+
+	pod := testPod("waiting", []string{"true"}, []string{"id"})
+	pod.Spec.HostNetwork = true
+	pod.Spec.Containers[0].Image = "missing:1"
+	yes := true
+	pod.Spec.Containers[1].SecurityContext = &v1.SecurityContext{RunAsNonRoot: &yes}
+	if err := e.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.waitStatus(t, pod.UID, 30*time.Second, "both containers waiting with a reason", func(st *v1.PodStatus) bool {
+		c0, c1 := containerState(st, "c0"), containerState(st, "c1")
+		return c0 != nil && c0.State.Waiting != nil && c0.State.Waiting.Reason != kubelet.ReasonContainerCreating &&
+			c1 != nil && c1.State.Waiting != nil && c1.State.Waiting.Reason != kubelet.ReasonContainerCreating
+	})
+	if r := containerState(st, "c0").State.Waiting.Reason; r != kubelet.ReasonErrImagePull && r != kubelet.ReasonImagePullBackOff {
+		t.Errorf("missing image: waiting reason %q; want ErrImagePull or ImagePullBackOff", r)
+	}
+	if w := containerState(st, "c1").State.Waiting; w.Reason != kubelet.ReasonCreateContainerConfigError || !strings.HasPrefix(w.Message, `pod "waiting_default(uid-waiting)", container "c1": container has runAsNonRoot and image will run as root`) {
+		t.Errorf("runAsNonRoot with a root image: waiting %+v; want CreateContainerConfigError with the kubelet's message", w)
+	}
+	cs, _ := r.ListContainers(context.Background(), kubelet.ContainerFilter{PodUID: pod.UID})
+	if len(cs) != 0 {
+		t.Errorf("%d containers created for a pod whose containers were all refused", len(cs))
+	}
+}
