@@ -53,6 +53,13 @@ type SyncerOptions struct {
 	Conntrack ConntrackTable
 	// HealthChecks, when set, is updated after each sync.
 	HealthChecks *HealthCheckServer
+	// SplitChains is the most chains one table section of a payload
+	// declares (SplitPayload). Zero means DefaultSplitChains when nf is
+	// on the nf_tables backend (it has a Backend method reporting
+	// BackendNFT) and no splitting otherwise; negative disables it. On
+	// the legacy backend every section rewrites the whole table, so
+	// splitting only costs time there.
+	SplitChains int
 	// OnSync, when set, is called after every sync attempt with its
 	// result. It must not block.
 	OnSync func(SyncResult)
@@ -119,6 +126,11 @@ func NewSyncer(p *Proxier, nf Netfilter, opts SyncerOptions) *Syncer {
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
+	}
+	if opts.SplitChains == 0 {
+		if b, ok := nf.(interface{ Backend() Backend }); ok && b.Backend().Mode == BackendNFT {
+			opts.SplitChains = DefaultSplitChains
+		}
 	}
 	return &Syncer{p: p, nf: nf, opts: opts, trigger: make(chan struct{}, 1)}
 }
@@ -298,7 +310,11 @@ func (s *Syncer) syncOnce(ctx context.Context) (res SyncResult) {
 		s.bootstrapped = true
 		s.mu.Unlock()
 	}
-	stats, err := s.p.SyncTo(ctx, s.nf, false)
+	var r Restorer = s.nf
+	if s.opts.SplitChains > 0 {
+		r = splittingRestorer{r: s.nf, maxChains: s.opts.SplitChains}
+	}
+	stats, err := s.p.SyncTo(ctx, r, false)
 	res.Stats = stats
 	elapsed := clk.Since(start)
 	if m := s.opts.Metrics; m != nil {

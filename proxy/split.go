@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"slices"
+)
+
+// DefaultSplitChains is the most chains one table section declares after
+// SplitPayload, when splitting is on (the nf_tables backend).
+//
+// iptables-nft 1.8.9 turns each table section into one nf_tables batch,
+// and the time of a batch grows with the square of the chains it
+// declares: 20,000 chains of 2 rules take 6.0 s in one section and 1.7 s
+// in sections of 1,000 (measured in a fresh namespace on this project's
+// test machine, see doc.go of the scale work in split.go's tests).
+const DefaultSplitChains = 1000
+
+// SplitPayload rewrites a payload whose table sections declare more than
+// maxChains chains into several sections of that table, each committed
+// on its own, ordered so that the table is consistent after every commit:
+// a chain is written (declared, which flushes it, and filled) only in a
+// section after those of every chain its rules jump to, so each commit
+// sees every jump target exist and each chain either wholly old or wholly
+// new; the chains that jump to others the most (KUBE-SERVICES,
+// KUBE-NODEPORTS) come last, with the deletion ("-X") of stale chains.
+// The final state is the same as with the original payload.
+//
+// Only sections made of chain declarations, "-A" rules and "-X" lines (the
+// shape of a full sync) are split; others, and sections with a jump cycle,
+// are kept as they are. A maxChains of 0 or less returns payload
+// unchanged.
+//
+// Between two commits a packet may meet a service whose own chains are
+// already new while KUBE-SERVICES is still old, as during a series of
+// partial syncs; a full sync in one section avoids that at the cost above.
+func SplitPayload(payload []byte, maxChains int) []byte {
+	if maxChains <= 0 {
+		return payload
+	}
+	var out []byte
+	changed := false
+	rest := payload
+	for len(rest) > 0 {
+		// One section: "*table" ... "COMMIT".
+		end := bytes.Index(rest, []byte("\nCOMMIT\n"))
+		if end < 0 || rest[0] != '*' {
+			break
+		}
+		section := rest[:end+len("\nCOMMIT\n")]
+		rest = rest[len(section):]
+		if split, ok := splitSection(section, maxChains); ok {
+			out = append(out, split...)
+			changed = true
+		} else {
+			out = append(out, section...)
+		}
+	}
+	if !changed || len(rest) > 0 {
+		return payload
+	}
+	return out
+}
+
+type splitChain struct {
+	name    string
+	decl    []byte
+	rules   [][]byte
+	deps    []string
+	deleted bool
+	depth   int // -1 unknown, -2 visiting
+	order   int
+}
+
+// splitSection splits one table section; ok is false when it is kept.
+func splitSection(section []byte, maxChains int) ([]byte, bool) {
+	lines := bytes.Split(section[:len(section)-1], []byte("\n"))
+	header := lines[0]
+	lines = lines[1 : len(lines)-1] // without "*table" and "COMMIT"
+	chains := map[string]*splitChain{}
+	var order []*splitChain
+	get := func(name string) *splitChain {
+		c := chains[name]
+		if c == nil {
+			c = &splitChain{name: name, depth: -1, order: len(order)}
+			chains[name] = c
+			order = append(order, c)
+		}
+		return c
+	}
+	declared := 0
+	var deletes [][]byte
+	for _, l := range lines {
+		switch {
+		case len(l) == 0 || l[0] == '#':
+		case l[0] == ':':
+			sp := bytes.IndexByte(l, ' ')
+			if sp < 2 || !bytes.HasPrefix(l[sp:], []byte(" - ")) {
+				return nil, false // a built-in chain's policy
+			}
+			c := get(string(l[1:sp]))
+			if c.decl != nil {
+				return nil, false
+			}
+			c.decl = l
+			declared++
+		case bytes.HasPrefix(l, []byte("-A ")):
+			name, _ := ruleSpec(string(l))
+			c := get(name)
+			c.rules = append(c.rules, l)
+			if t := jumpTarget(l); t != "" && t != name {
+				c.deps = append(c.deps, t)
+			}
+		case bytes.HasPrefix(l, []byte("-X ")):
+			get(string(bytes.TrimSpace(l[3:]))).deleted = true
+			deletes = append(deletes, l)
+		default:
+			return nil, false
+		}
+	}
+	if declared <= maxChains {
+		return nil, false
+	}
+	var depth func(c *splitChain) int
+	depth = func(c *splitChain) int {
+		switch c.depth {
+		case -2:
+			return -1 // cycle
+		case -1:
+		default:
+			return c.depth
+		}
+		c.depth = -2
+		d := 0
+		for _, t := range c.deps {
+			tc := chains[t]
+			if tc == nil {
+				continue // a target extension or a chain of another section
+			}
+			td := depth(tc)
+			if td < 0 {
+				return -1
+			}
+			d = max(d, td+1)
+		}
+		c.depth = d
+		return d
+	}
+	var live, stale []*splitChain
+	for _, c := range order {
+		if depth(c) < 0 {
+			return nil, false
+		}
+		if c.deleted {
+			if len(c.rules) > 0 {
+				return nil, false
+			}
+			stale = append(stale, c)
+		} else {
+			live = append(live, c)
+		}
+	}
+	units, ok := splitUnits(live, chains)
+	if !ok {
+		return nil, false
+	}
+	out := make([]byte, 0, len(section)+len(section)/maxChains*16)
+	writeSection := func(cs []*splitChain, last bool) {
+		out = append(out, header...)
+		out = append(out, '\n')
+		for _, c := range cs {
+			if c.decl != nil {
+				out = append(out, c.decl...)
+				out = append(out, '\n')
+			}
+		}
+		if last {
+			for _, c := range stale {
+				out = append(out, c.decl...)
+				out = append(out, '\n')
+			}
+		}
+		for _, c := range cs {
+			for _, r := range c.rules {
+				out = append(out, r...)
+				out = append(out, '\n')
+			}
+		}
+		if last {
+			for _, d := range deletes {
+				out = append(out, d...)
+				out = append(out, '\n')
+			}
+		}
+		out = append(out, "COMMIT\n"...)
+	}
+	var cur []*splitChain
+	for i, u := range units {
+		if len(cur) > 0 && len(cur)+len(u) > maxChains {
+			writeSection(cur, false)
+			cur = cur[:0]
+		}
+		cur = append(cur, u...)
+		if i == len(units)-1 {
+			writeSection(cur, true)
+		}
+	}
+	return out, true
+}
+
+// splitHubDegree is the number of jumps to or from a chain above which it
+// is a hub (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-MARK-MASQ, the service
+// chain of a service with many endpoints) and gets a unit of its own.
+const splitHubDegree = 32
+
+// splitUnits groups chains into units written in one section each: the
+// chains linked by jumps, hubs aside, which for kube-proxy's layout are
+// the chains of one service port (KUBE-FW, KUBE-EXT, KUBE-SVC, KUBE-SVL
+// and its KUBE-SEP chains). Keeping them together keeps the names a
+// section mentions few: iptables-nft 1.8.9 fetches every chain a section
+// names (declares or jumps to) one by one, through a list searched
+// linearly, unless the section needs them all. The units are returned in
+// an order in which every unit comes after those it jumps to; ok is false
+// for a cycle between units.
+func splitUnits(live []*splitChain, chains map[string]*splitChain) ([][]*splitChain, bool) {
+	index := make(map[*splitChain]int, len(live))
+	for i, c := range live {
+		index[c] = i
+	}
+	indeg := make([]int, len(live))
+	for _, c := range live {
+		for _, t := range c.deps {
+			if tc, ok := chains[t]; ok {
+				if j, ok := index[tc]; ok {
+					indeg[j]++
+				}
+			}
+		}
+	}
+	hub := func(i int) bool { return indeg[i] > splitHubDegree || len(live[i].deps) > splitHubDegree }
+	parent := make([]int, len(live))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for i, c := range live {
+		if hub(i) {
+			continue
+		}
+		for _, t := range c.deps {
+			if j, ok := index[chains[t]]; ok && !hub(j) {
+				a, b := find(i), find(j)
+				if a != b {
+					parent[a] = b
+				}
+			}
+		}
+	}
+	members := map[int][]*splitChain{}
+	var roots []int
+	for i, c := range live {
+		r := find(i)
+		if _, ok := members[r]; !ok {
+			roots = append(roots, r)
+		}
+		members[r] = append(members[r], c)
+	}
+	// Unit depth: 1 + the deepest unit it jumps to.
+	depth := map[int]int{}
+	const visiting = -1
+	var unitDepth func(r int) (int, bool)
+	unitDepth = func(r int) (int, bool) {
+		if d, ok := depth[r]; ok {
+			return d, d != visiting
+		}
+		depth[r] = visiting
+		d := 0
+		for _, c := range members[r] {
+			for _, t := range c.deps {
+				j, ok := index[chains[t]]
+				if !ok {
+					continue
+				}
+				if tr := find(j); tr != r {
+					td, ok := unitDepth(tr)
+					if !ok {
+						return 0, false
+					}
+					d = max(d, td+1)
+				}
+			}
+		}
+		depth[r] = d
+		return d, true
+	}
+	for _, r := range roots {
+		if _, ok := unitDepth(r); !ok {
+			return nil, false
+		}
+	}
+	slices.SortStableFunc(roots, func(a, b int) int { return depth[a] - depth[b] })
+	units := make([][]*splitChain, 0, len(roots))
+	for _, r := range roots {
+		units = append(units, members[r])
+	}
+	return units, true
+}
+
+// jumpTarget returns the chain or target of a rule's -j or -g, skipping
+// quoted arguments.
+func jumpTarget(rule []byte) string {
+	inQuote := false
+	for i := 0; i+3 < len(rule); i++ {
+		switch {
+		case rule[i] == '"':
+			inQuote = !inQuote
+		case !inQuote && rule[i] == ' ' && rule[i+1] == '-' && (rule[i+2] == 'j' || rule[i+2] == 'g') && rule[i+3] == ' ':
+			t := rule[i+4:]
+			if sp := bytes.IndexByte(t, ' '); sp >= 0 {
+				t = t[:sp]
+			}
+			return string(t)
+		case rule[i] == '\\' && inQuote:
+			i++
+		}
+	}
+	return ""
+}
+
+// splittingRestorer applies payloads through SplitPayload.
+type splittingRestorer struct {
+	r         Restorer
+	maxChains int
+}
+
+func (s splittingRestorer) Restore(ctx context.Context, payload []byte) error {
+	return s.r.Restore(ctx, SplitPayload(payload, s.maxChains))
+}

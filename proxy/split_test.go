@@ -1,0 +1,167 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nodekit/nodekit/proxy"
+	"github.com/nodekit/nodekit/proxy/proxytest"
+)
+
+// sectionCounter applies payloads to a fake kernel and counts their
+// table sections.
+type sectionCounter struct {
+	k        *proxytest.FakeKernel
+	sections int
+}
+
+func (s *sectionCounter) Restore(ctx context.Context, payload []byte) error {
+	s.sections += bytes.Count(payload, []byte("\nCOMMIT\n"))
+	return s.k.Restore(ctx, payload)
+}
+
+func TestSplitPayloadKeepsFinalStateAndOrder(t *testing.T) {
+	ctx := context.Background()
+	svcs, slices := benchObjects(300, 3)
+	opts := kubeProxyTestOptions()
+	// Reference: unsplit full syncs.
+	ref := newProxier(t, opts)
+	if err := ref.SetState(svcs, slices); err != nil {
+		t.Fatal(err)
+	}
+	refKernel := proxytest.NewFakeKernel(proxytest.IPv4)
+	if _, err := ref.SyncTo(ctx, refKernel, false); err != nil {
+		t.Fatal(err)
+	}
+	p := newProxier(t, opts)
+	if err := p.SetState(svcs, slices); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := p.Plan(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := proxy.SplitPayload(pl.Payload(), 100)
+	if bytes.Equal(split, pl.Payload()) {
+		t.Fatal("a payload of 1,500 chains was not split")
+	}
+	parsed, err := proxytest.ParsePayload(split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each section is applied on its own; the fake refuses any section
+	// that jumps to a chain not there yet or deletes one still in use.
+	k := proxytest.NewFakeKernel(proxytest.IPv4)
+	for i, table := range parsed.Tables {
+		if table.Name == "nat" && i < len(parsed.Tables)-1 && len(table.Chains) > 100 {
+			t.Errorf("section %d declares %d chains", i, len(table.Chains))
+		}
+		one := &proxytest.Payload{Tables: []proxytest.Table{table}}
+		if err := k.Restore(ctx, []byte(one.String())); err != nil {
+			t.Fatalf("section %d (%s) alone: %v", i, table.Name, err)
+		}
+	}
+	if err := p.Commit(pl); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(refKernel.Dump(), k.Dump()); diff != "" {
+		t.Fatalf("split payload gives another state (-unsplit +split):\n%s", diff)
+	}
+	t.Logf("%d bytes in %d sections", len(split), len(parsed.Tables))
+
+	// A full sync that replaces most services (endpoints moved, some
+	// services gone): split again, section by section, same result.
+	svcs2, slices2 := benchObjects(200, 4)
+	for _, p := range []*proxy.Proxier{ref, p} {
+		if err := p.SetState(svcs2, slices2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ref.SyncTo(ctx, refKernel, true); err != nil {
+		t.Fatal(err)
+	}
+	sc := &sectionCounter{k: k}
+	if _, err := p.SyncTo(ctx, proxytestSplit{sc, 100}, true); err != nil {
+		t.Fatal(err)
+	}
+	if sc.sections < 5 {
+		t.Errorf("second full sync in %d sections", sc.sections)
+	}
+	if diff := cmp.Diff(refKernel.Dump(), k.Dump()); diff != "" {
+		t.Fatalf("second split full sync (-unsplit +split):\n%s", diff)
+	}
+}
+
+type proxytestSplit struct {
+	r   proxy.Restorer
+	max int
+}
+
+func (s proxytestSplit) Restore(ctx context.Context, payload []byte) error {
+	return s.r.Restore(ctx, proxy.SplitPayload(payload, s.max))
+}
+
+func TestSplitPayloadLeavesOtherShapesAlone(t *testing.T) {
+	for _, payload := range []string{
+		"*nat\n:A - [0:0]\n:B - [0:0]\n-A A -j B\nCOMMIT\n",                        // under the limit
+		"*nat\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n-I A 1 -j B\nCOMMIT\n",          // an insert
+		"*nat\n:A - [0:0]\n:B - [0:0]\n:C - [0:0]\n-A A -j B\n-A B -j A\nCOMMIT\n", // a cycle
+		"*nat\n:PREROUTING ACCEPT [0:0]\n:B - [0:0]\n:C - [0:0]\nCOMMIT\n",         // a policy
+		"garbage",
+	} {
+		if got := proxy.SplitPayload([]byte(payload), 2); string(got) != payload {
+			t.Errorf("SplitPayload(%q) = %q", payload, got)
+		}
+	}
+	got := string(proxy.SplitPayload([]byte("*nat\n:S - [0:0]\n:V - [0:0]\n:E - [0:0]\n:OLD - [0:0]\n"+
+		"-A S -m comment --comment \"x -j OLD\" -j V\n-A V -j E\n-A E -j DNAT --to-destination 10.0.0.1:80\n-X OLD\nCOMMIT\n"), 1))
+	// The three chains link up (no hub among them): one unit, kept in one
+	// section although it exceeds the limit; stale chains go last.
+	want := "*nat\n:S - [0:0]\n:V - [0:0]\n:E - [0:0]\n:OLD - [0:0]\n" +
+		"-A S -m comment --comment \"x -j OLD\" -j V\n-A V -j E\n-A E -j DNAT --to-destination 10.0.0.1:80\n-X OLD\nCOMMIT\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// A hub (more than 32 jumps) gets a section after its targets.
+	var b strings.Builder
+	b.WriteString("*nat\n:HUB - [0:0]\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, ":C%d - [0:0]\n", i)
+	}
+	for i := range 40 {
+		fmt.Fprintf(&b, "-A HUB -d 10.0.0.%d -j C%d\n-A C%d -j RETURN\n", i, i, i)
+	}
+	b.WriteString("COMMIT\n")
+	split := string(proxy.SplitPayload([]byte(b.String()), 10))
+	sections := strings.Split(strings.TrimSuffix(split, "COMMIT\n"), "COMMIT\n")
+	if len(sections) != 5 || !strings.HasPrefix(sections[4], "*nat\n:HUB - [0:0]\n-A HUB") {
+		t.Errorf("hub payload split into %d sections:\n%s", len(sections), split)
+	}
+}
+
+func FuzzSplitPayload(f *testing.F) {
+	f.Add("*nat\n:S - [0:0]\n:V - [0:0]\n-A S -j V\n-A V -j RETURN\nCOMMIT\n", 1)
+	f.Add("*nat\n:S - [0:0]\n:OLD - [0:0]\n-A S \"-j\" OLD\n-X OLD\nCOMMIT\n*filter\nCOMMIT\n", 1)
+	f.Fuzz(func(t *testing.T, payload string, max int) {
+		out := proxy.SplitPayload([]byte(payload), max%50)
+		// Splitting never loses or invents a line (blank and comment lines
+		// aside, which a split section drops).
+		count := func(s string) map[string]int {
+			m := map[string]int{}
+			for _, l := range strings.Split(s, "\n") {
+				if l != "" && l != "COMMIT" && !strings.HasPrefix(l, "*") && !strings.HasPrefix(l, "#") {
+					m[l]++
+				}
+			}
+			return m
+		}
+		if diff := cmp.Diff(count(payload), count(string(out))); diff != "" {
+			t.Fatalf("lines differ:\n%s", diff)
+		}
+	})
+}
