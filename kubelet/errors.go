@@ -29,6 +29,10 @@ var (
 	// ErrCreateContainerConfig: the container's configuration cannot be
 	// realised (for example runAsNonRoot with a root image).
 	ErrCreateContainerConfig = errors.New("CreateContainerConfigError")
+	// ErrExecTimeout: an ExecSync command ran longer than its timeout and
+	// was killed. Probes count it as a failure (the kubelet's exec probe
+	// timeout), not as an error.
+	ErrExecTimeout = errors.New("exec timed out")
 )
 
 // Errors of the Syncer.

@@ -66,6 +66,8 @@ type Runtime interface {
 	// ExecSync runs cmd inside a running container and waits for it, at
 	// most timeout (zero means no limit besides ctx). A command that ran
 	// and exited non-zero is not an error: its exit code is in the result.
+	// A command still running after timeout is killed and the error wraps
+	// ErrExecTimeout (or context.DeadlineExceeded).
 	ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (ExecResult, error)
 }
 

@@ -2,6 +2,7 @@ package kubelettest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -836,9 +837,14 @@ func (f *FakeRuntime) ExecSync(ctx context.Context, containerID string, cmd []st
 		return kubelet.ExecResult{}, nil
 	}
 	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		tctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
+		res, err := h(tctx, cp, cmd)
+		if err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+			// As a real runtime: the command outlived its timeout.
+			err = fmt.Errorf("exec %q in container %q: after %s: %w", cmd, containerID, timeout, kubelet.ErrExecTimeout)
+		}
+		return res, err
 	}
 	return h(ctx, cp, cmd)
 }

@@ -2,6 +2,7 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,10 +28,14 @@ func execProbe(ctx context.Context, rt kubelet.Runtime, containerID string, cmd 
 	// runtime that does not.
 	cctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
 	defer cancel()
+	start := time.Now()
 	res, err := rt.ExecSync(cctx, containerID, cmd, timeout)
 	out := capOutput(res.Stdout, res.Stderr)
 	if err != nil {
-		if isTimeout(err) && ctx.Err() == nil {
+		// A runtime that does not wrap ErrExecTimeout still returned only
+		// once the timeout had passed.
+		timedOut := errors.Is(err, kubelet.ErrExecTimeout) || errors.Is(err, context.DeadlineExceeded) || time.Since(start) >= timeout
+		if timedOut && ctx.Err() == nil {
 			msg := fmt.Sprintf("command %q timed out", strings.Join(cmd, " "))
 			return outcomeFailure, msg, nil
 		}

@@ -2,7 +2,6 @@ package prober
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -168,9 +167,4 @@ func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status
 		return grpcProbe(ctx, status.PodIP, service, int(p.GRPC.Port), timeout, pb.userAgent)
 	}
 	return outcomeUnknown, "", fmt.Errorf("container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, ErrNoHandler)
-}
-
-// isTimeout reports whether err is a deadline that ran out.
-func isTimeout(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded)
 }

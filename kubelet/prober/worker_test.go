@@ -395,6 +395,7 @@ func TestExecProbe(t *testing.T) {
 		{name: "exit 1 with output", res: kubelet.ExecResult{ExitCode: 1, Stdout: []byte("out "), Stderr: []byte("err")}, want: outcomeFailure, wantOut: "out err"},
 		{name: "output capped at 10 KiB", res: kubelet.ExecResult{Stdout: []byte(big), Stderr: []byte(big)}, want: outcomeSuccess, wantOut: (big + big)[:10<<10]},
 		{name: "timeout", err: fmt.Errorf("exec: %w", context.DeadlineExceeded), want: outcomeFailure, wantOut: `command "check --now" timed out`},
+		{name: "runtime timeout", err: fmt.Errorf("exec: %w", kubelet.ErrExecTimeout), want: outcomeFailure, wantOut: `command "check --now" timed out`},
 		{name: "runtime error", err: kubelet.ErrNotFound, want: outcomeUnknown, wantErr: kubelet.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,3 +96,40 @@ func TestEngineProbes(t *testing.T) {
 	})
 	waitFor(t, 10*time.Second, "the probe workers to stop", func() bool { return pm.Workers() == 0 })
 }
+
+// TestEngineExecProbeTimeout: an exec liveness probe that outlives its
+// timeoutSeconds fails (the kubelet's exec probe timeout) and restarts
+// the container.
+func TestEngineExecProbeTimeout(t *testing.T) {
+	env := newTestEnv(t, false)
+	r := env.newRuntime(t)
+	pm := prober.New(r, prober.Options{})
+	e := startEngine(t, r, kubelet.Options{Probes: pm})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = pm.Run(ctx, e.Syncer) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	pod := testPod("slowprobe", []string{"sleep", "3600"})
+	pod.Spec.HostNetwork = true
+	pod.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
+	pod.Spec.Containers[0].LivenessProbe = &v1.Probe{
+		ProbeHandler:  v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"sleep", "30"}}},
+		PeriodSeconds: 1, FailureThreshold: 1, TimeoutSeconds: 1,
+	}
+	if err := e.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, pod.UID, 60*time.Second, "restarted after a timed-out liveness probe", func(st *v1.PodStatus) bool {
+		cs := containerState(st, "c0")
+		return cs != nil && cs.RestartCount >= 1
+	})
+	if err := e.DeletePod(pod.UID, kubelet.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the pod to be forgotten", func() bool {
+		_, ok := e.PodStatus(pod.UID)
+		return !ok
+	})
+}
