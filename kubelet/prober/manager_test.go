@@ -210,6 +210,39 @@ func TestLivenessFailureRestartsWithProbeGracePeriod(t *testing.T) {
 	}
 }
 
+func TestStartupFailureRestartsWithProbeGracePeriod(t *testing.T) {
+	e := newEnv(t)
+	pod := newPod("web", func(p *v1.Pod) {
+		sp := execProbe(1, 2)
+		sp.TerminationGracePeriodSeconds = ptr.To[int64](3)
+		p.Spec.Containers[0].StartupProbe = sp
+		rp := execProbe(1, 1)
+		rp.Exec.Command = []string{"ready-check"}
+		p.Spec.Containers[0].ReadinessProbe = rp
+	})
+	e.setExit("app", 1)
+	if err := e.s.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("restarted", pod.UID, func(st *v1.PodStatus) bool {
+		return container(st, "app").RestartCount == 1
+	})
+	if g := stopGraces(e.rt, "app"); len(g) != 1 || g[0] != 3*time.Second {
+		t.Fatalf("stops %v, want one with the startup probe's 3s", g)
+	}
+	// The readiness probe never ran: it waits for the startup probe.
+	for _, c := range e.rt.Calls() {
+		if c.Op == kubelettest.OpExecSync && c.Cmd[0] == "ready-check" {
+			t.Fatalf("readiness probed before the startup probe succeeded: %v", c)
+		}
+	}
+	e.setExit("app", 0)
+	e.eventually("started and ready", pod.UID, func(st *v1.PodStatus) bool {
+		c := container(st, "app")
+		return c.Started != nil && *c.Started && c.Ready
+	})
+}
+
 func TestLivenessFailureWithRestartPolicyNeverFailsThePod(t *testing.T) {
 	e := newEnv(t)
 	pod := newPod("job", func(p *v1.Pod) {
