@@ -51,8 +51,8 @@ func escapeOverlayPath(p string) string {
 }
 
 // mountTmpfs mounts a tmpfs of size bytes (0: the kernel default) with mode
-// on dir, creating dir.
-func mountTmpfs(dir string, size int64, mode os.FileMode) error {
+// and the mount flags on dir, creating dir.
+func mountTmpfs(dir string, size int64, mode os.FileMode, flags uintptr) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func mountTmpfs(dir string, size int64, mode os.FileMode) error {
 	if size > 0 {
 		data += fmt.Sprintf(",size=%d", size)
 	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, data); err != nil {
+	if err := unix.Mount("tmpfs", dir, "tmpfs", flags, data); err != nil {
 		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
 	}
 	return nil
@@ -113,6 +113,22 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// isMountPoint reports whether dir is a mount point of this process's mount
+// namespace.
+func isMountPoint(dir string) (bool, error) {
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, fmt.Errorf("read mountinfo: %w", err)
+	}
+	dir = filepath.Clean(dir)
+	for _, mp := range mountPointsUnder(info, dir) {
+		if mp == dir {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // unmountUnder unmounts everything mounted at or below dir, deepest first,

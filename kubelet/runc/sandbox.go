@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nodekit/nodekit/kubelet"
 	"github.com/nodekit/nodekit/kubelet/oci"
 )
@@ -78,7 +80,7 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 		sb.IPs = ips
 	}
 	if !sb.HostIPC {
-		if err := mountTmpfs(filepath.Join(dir, "shm"), r.opts.ShmSize, 0o1777|os.ModeSticky); err != nil {
+		if err := mountTmpfs(filepath.Join(dir, "shm"), r.opts.ShmSize, 0o1777|os.ModeSticky, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
 			return err
 		}
 	}
@@ -89,10 +91,16 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 			if !ok {
 				continue
 			}
-			if err := os.MkdirAll(m.Destination, 0o777); err != nil {
+			// A volume outlives the pod's sandboxes: a sandbox made anew
+			// keeps the tmpfs of the previous one and its data.
+			mounted, err := isMountPoint(m.Destination)
+			if err != nil {
 				return err
 			}
-			if err := mountTmpfs(m.Destination, tmpfsSize(m.Options), 0o777); err != nil {
+			if mounted {
+				continue
+			}
+			if err := mountTmpfs(m.Destination, tmpfsSize(m.Options), 0o777, unix.MS_NOSUID|unix.MS_NODEV); err != nil {
 				return err
 			}
 		}
