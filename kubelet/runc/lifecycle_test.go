@@ -12,6 +12,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 
 	"github.com/nodekit/nodekit/kubelet"
+	"github.com/nodekit/nodekit/kubelet/oci"
 )
 
 func TestContainerLifecycle(t *testing.T) {
@@ -168,6 +169,36 @@ func TestSecurityRefusals(t *testing.T) {
 	if st.ExitCode == 0 || !strings.Contains(string(log), "Read-only file system") {
 		t.Errorf("touch on a read-only root filesystem: exit code %d, log %q; want a failure for the read-only file system", st.ExitCode, log)
 	}
+
+	// A container plants a symbolic link to / in a shared emptyDir; another
+	// container's subPath through it is refused, not resolved on the host.
+	planter := testPod("security", []string{"sh", "-c", "ln -s / /cache/escape"}, []string{"ls", "/data"})
+	planter.Spec.HostNetwork = true
+	planter.Spec.Volumes = []v1.Volume{{Name: "cache", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}}}
+	planter.Spec.Containers[0].VolumeMounts = []v1.VolumeMount{{Name: "cache", MountPath: "/cache"}}
+	planter.Spec.Containers[1].VolumeMounts = []v1.VolumeMount{{Name: "cache", MountPath: "/data", SubPath: "escape/etc"}}
+	cfg := containerConfig(planter, 0, nil)
+	cfg.Attempt = 1
+	pid, err := r.CreateContainer(ctx, sbID, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartContainer(ctx, pid); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the link to be planted", func() bool {
+		st, _ = r.ContainerStatus(ctx, pid)
+		return st.State == kubelet.ContainerExited
+	})
+	if st.ExitCode != 0 {
+		t.Fatalf("planting the link failed: %+v", st)
+	}
+	cfg = containerConfig(planter, 1, nil)
+	cfg.Attempt = 1
+	if _, err := r.CreateContainer(ctx, sbID, cfg); !errors.Is(err, kubelet.ErrCreateContainerConfig) || !errors.Is(err, oci.ErrSubPathEscape) {
+		t.Errorf("subPath through a link planted by a container: %v; want ErrCreateContainerConfig (subPath escape)", err)
+	}
+
 	if err := r.RemovePodSandbox(ctx, sbID); err != nil {
 		t.Fatal(err)
 	}
