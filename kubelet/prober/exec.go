@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,7 +65,7 @@ func capOutput(stdout, stderr []byte) string {
 // config maps or secrets, so a variable set with valueFrom expands to the
 // empty string). $$ escapes a dollar; unknown references stay as written.
 func expandStatic(cmd []string, env []v1.EnvVar) []string {
-	if len(env) == 0 {
+	if !slices.ContainsFunc(cmd, func(arg string) bool { return strings.Contains(arg, "$") }) {
 		return cmd
 	}
 	vars := make(map[string]string, len(env))

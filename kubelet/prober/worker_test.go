@@ -419,9 +419,14 @@ func TestExpandStatic(t *testing.T) {
 		{"$(PORT", "$(PORT"},
 		{"a$b", "a$b"},
 		{"end$", "end$"},
+		{"$$", "$"},
 	} {
 		if got := expandStatic([]string{tc.in}, env)[0]; got != tc.want {
 			t.Errorf("expand %q = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	// Escapes are undone also when the container has no environment.
+	if got := expandStatic([]string{"echo $$HOME"}, nil)[0]; got != "echo $HOME" {
+		t.Errorf("without env: %q", got)
 	}
 }
