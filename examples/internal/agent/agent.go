@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
 	discovery "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodekit/nodekit/examples/internal/endpointslice"
@@ -85,17 +86,22 @@ type Agent struct {
 	log     *slog.Logger
 	kick    chan struct{}
 
-	mu         sync.Mutex
-	pods       map[types.UID]*v1.Pod
-	services   []*v1.Service
-	slices     []*discovery.EndpointSlice
-	haveSvcs   bool
-	havePods   bool
-	haveSlices bool
-	targets    map[string]stats.Target
-	running    bool
-	lastSync   proxy.SyncResult
-	synced     bool
+	mu   sync.Mutex
+	pods map[types.UID]*v1.Pod
+	// terminating are pods dropped from the desired set that the engine is
+	// still stopping, with a deletion timestamp as the API server would
+	// set: their endpoints stay in the slices as terminating until the
+	// engine reports them gone.
+	terminating map[types.UID]*v1.Pod
+	services    []*v1.Service
+	slices      []*discovery.EndpointSlice
+	haveSvcs    bool
+	havePods    bool
+	haveSlices  bool
+	targets     map[string]stats.Target
+	running     bool
+	lastSync    proxy.SyncResult
+	synced      bool
 }
 
 // New returns an Agent. It does nothing until Run.
@@ -139,15 +145,16 @@ func New(opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a := &Agent{
-		opts:    opts,
-		prober:  pm,
-		engine:  kubelet.New(opts.Runtime, opts.Engine),
-		proxier: p,
-		reg:     opts.Registry,
-		log:     opts.Logger,
-		kick:    make(chan struct{}, 1),
-		pods:    map[types.UID]*v1.Pod{},
-		targets: map[string]stats.Target{},
+		opts:        opts,
+		prober:      pm,
+		engine:      kubelet.New(opts.Runtime, opts.Engine),
+		proxier:     p,
+		reg:         opts.Registry,
+		log:         opts.Logger,
+		kick:        make(chan struct{}, 1),
+		pods:        map[types.UID]*v1.Pod{},
+		terminating: map[types.UID]*v1.Pod{},
+		targets:     map[string]stats.Target{},
 	}
 	m, err := proxy.NewMetrics(a.reg)
 	if err != nil {
@@ -192,12 +199,33 @@ func (a *Agent) Registry() *prometheus.Registry { return a.reg }
 
 // SetPods declares the complete set of pods of the node. Invalid pods are
 // reported in the error (and get a Failed status); the others are applied.
+// A pod left out is terminated with its grace period; until the engine has
+// removed it, it stays visible (Pods, EndpointSlices) with a deletion
+// timestamp, as a pod being deleted through the API server is.
 func (a *Agent) SetPods(pods []*v1.Pod) error {
 	m := make(map[types.UID]*v1.Pod, len(pods))
 	for _, p := range pods {
 		m[p.UID] = p
 	}
+	now := metav1.Now()
 	a.mu.Lock()
+	for uid, p := range a.pods {
+		if _, kept := m[uid]; kept {
+			continue
+		}
+		if _, known := a.engine.PodStatus(uid); !known {
+			continue
+		}
+		c := p.DeepCopy()
+		if c.DeletionTimestamp == nil {
+			c.DeletionTimestamp = &now
+			c.DeletionGracePeriodSeconds = c.Spec.TerminationGracePeriodSeconds
+		}
+		a.terminating[uid] = c
+	}
+	for uid := range m {
+		delete(a.terminating, uid)
+	}
 	a.pods, a.havePods = m, true
 	a.mu.Unlock()
 	err := a.engine.SetPods(pods)
@@ -233,8 +261,15 @@ func (a *Agent) changed() {
 // namespace and name. The pods are copies.
 func (a *Agent) Pods() []*v1.Pod {
 	a.mu.Lock()
-	out := make([]*v1.Pod, 0, len(a.pods))
+	out := make([]*v1.Pod, 0, len(a.pods)+len(a.terminating))
 	for _, p := range a.pods {
+		out = append(out, p)
+	}
+	for uid, p := range a.terminating {
+		if _, known := a.engine.PodStatus(uid); !known {
+			delete(a.terminating, uid) // gone without a Deleted update
+			continue
+		}
 		out = append(out, p)
 	}
 	a.mu.Unlock()
@@ -297,7 +332,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	updates := a.engine.Subscribe(ctx)
 	run("status", func(ctx context.Context) error {
-		for range updates {
+		for u := range updates {
+			if u.Deleted {
+				a.mu.Lock()
+				delete(a.terminating, u.UID)
+				a.mu.Unlock()
+			}
 			a.changed()
 		}
 		return nil

@@ -369,3 +369,63 @@ func TestReadinessProbeGatesEndpoints(t *testing.T) {
 		return len(got) == 1 && got[netip.AddrPortFrom(netip.MustParseAddr(n.agent.Pods()[0].Status.PodIP), 8080)] == 1
 	})
 }
+
+// TestRemovedPodTerminates: a pod dropped from the node stays in its
+// Service's slice as terminating (not ready, still serving) while the engine
+// stops it, gets no new connections while other endpoints are ready, and
+// leaves the slice once it is gone.
+func TestRemovedPodTerminates(t *testing.T) {
+	n := newTestNode(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- n.agent.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	n.agent.SetServices([]*v1.Service{webService()})
+	if err := n.agent.SetPods([]*v1.Pod{webPod(0), webPod(1)}); err != nil {
+		t.Fatal(err)
+	}
+	cip := netip.MustParseAddr(clusterIP)
+	waitFor(t, "two endpoints", func() bool { return len(n.destinations(t, cip, 80)) == 2 })
+	// Stopping web-1's container takes a while.
+	n.rt.SetLatency(kubelettest.OpStopContainer, "uid-web-1", 700*time.Millisecond)
+	if err := n.agent.SetPods([]*v1.Pod{webPod(0)}); err != nil {
+		t.Fatal(err)
+	}
+	conditions := func() map[string]string {
+		out := map[string]string{}
+		for _, s := range n.agent.EndpointSlices() {
+			for _, e := range s.Endpoints {
+				out[e.TargetRef.Name] = fmt.Sprintf("ready=%v serving=%v terminating=%v", *e.Conditions.Ready, *e.Conditions.Serving, *e.Conditions.Terminating)
+			}
+		}
+		return out
+	}
+	waitFor(t, "web-1 terminating in the slice", func() bool {
+		return conditions()["web-1"] == "ready=false serving=true terminating=true"
+	})
+	var term *v1.Pod
+	for _, p := range n.agent.Pods() {
+		if p.Name == "web-1" {
+			term = p
+		}
+	}
+	if term == nil || term.DeletionTimestamp == nil {
+		t.Fatalf("web-1 is not shown as being deleted: %+v", term)
+	}
+	if got := n.destinations(t, cip, 80); len(got) != 1 {
+		t.Errorf("a terminating endpoint gets new connections while another is ready: %v", got)
+	}
+	waitFor(t, "web-1 to leave the slice", func() bool {
+		c := conditions()
+		_, there := c["web-1"]
+		return !there && c["web-0"] == "ready=true serving=true terminating=false"
+	})
+	if got := len(n.agent.Pods()); got != 1 {
+		t.Errorf("%d pods after termination, want 1", got)
+	}
+}
