@@ -77,6 +77,12 @@
 //     has no IP is an error (no result) instead of a connection to the
 //     node's own ":port", which is what an empty host means to Go's
 //     dialer in the kubelet.
+//   - The kubelet does not reset a readiness result to its initial
+//     Failure for containers that were running before it restarted,
+//     because its status manager still holds their Ready state from the
+//     API server. A Syncer starts without statuses, so after a restart of
+//     the embedding program every container starts from the initial
+//     results again.
 //   - The start jitter (a worker created within one period of the
 //     Manager's creation first waits a random part of its period) uses
 //     the Manager's clock, so tests on a fake clock control it.

@@ -132,7 +132,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	ticker := clk.NewTicker(period)
-	defer ticker.Stop()
+	defer func() { ticker.Stop() }()
 	for w.doProbe(ctx) {
 		select {
 		case <-w.stopCh:
@@ -141,6 +141,9 @@ func (w *worker) run(ctx context.Context) {
 			return
 		case <-ticker.C():
 		case <-w.triggerCh:
+			// The next periodic probe is a period after this one.
+			ticker.Stop()
+			ticker = clk.NewTicker(period)
 		}
 	}
 }
@@ -190,7 +193,6 @@ func (w *worker) doProbe(ctx context.Context) bool {
 	}
 	if id := containerIDOf(c.ContainerID); id != w.containerID {
 		w.m.adopt(w, id)
-		w.lastResult, w.resultRun = kubelet.ProbeUnknown, 0
 		w.set(w.initial)
 		// A new container: resume probing.
 		w.onHold = false
@@ -202,8 +204,10 @@ func (w *worker) doProbe(ctx context.Context) bool {
 	pod := w.m.currentPod(w.key.podUID, w.pod)
 	if c.State.Running == nil {
 		w.set(kubelet.ProbeFailure)
-		// Stop if the container will not be restarted.
-		return c.State.Terminated == nil || pod.Spec.RestartPolicy != v1.RestartPolicyNever
+		// Stop if the container will not be restarted (sidecars always
+		// are).
+		return c.State.Terminated == nil || pod.Spec.RestartPolicy != v1.RestartPolicyNever ||
+			(w.container.RestartPolicy != nil && *w.container.RestartPolicy == v1.ContainerRestartPolicyAlways)
 	}
 	if pod.DeletionTimestamp != nil && (w.probeType == kubelet.LivenessProbe || w.probeType == kubelet.StartupProbe) {
 		// Graceful shutdown: leave a quiet success and stop.
@@ -241,9 +245,11 @@ func (w *worker) doProbe(ctx context.Context) bool {
 		return true
 	}
 	w.set(result)
-	if (w.probeType == kubelet.LivenessProbe || w.probeType == kubelet.StartupProbe) && result == kubelet.ProbeFailure {
-		// The container will be restarted: hold until a new instance
-		// exists, so that probing never races the restart.
+	if (w.probeType == kubelet.LivenessProbe && result == kubelet.ProbeFailure) || w.probeType == kubelet.StartupProbe {
+		// A liveness or startup failure restarts the container: hold
+		// until a new instance exists, so that probing never races the
+		// restart. A startup probe that decided either way is done with
+		// this instance too.
 		w.onHold = true
 		w.resultRun = 0
 	}

@@ -283,6 +283,14 @@ func TestWorkerTiming(t *testing.T) {
 			{exit: 0, id: "c2", started: ptr.To(false), want: "Failure", probes: 4},
 		},
 	}, {
+		name: "the run of results carries over to a new instance", probeType: kubelet.ReadinessProbe,
+		probe: v1.Probe{ProbeHandler: execCheck, SuccessThreshold: 3, FailureThreshold: 1},
+		steps: []step{
+			{exit: 0, want: "Failure", probes: 1},
+			{exit: 0, want: "Failure", probes: 2},
+			{exit: 0, id: "c2", want: "Success", probes: 3},
+		},
+	}, {
 		name: "exec timeout fails the probe", probeType: kubelet.ReadinessProbe,
 		probe: v1.Probe{ProbeHandler: execCheck, FailureThreshold: 1},
 		steps: []step{
@@ -353,6 +361,13 @@ func TestWorkerStops(t *testing.T) {
 		name: "terminated container that will not restart", probeType: kubelet.LivenessProbe,
 		mutate: func(p *v1.Pod) { p.Spec.RestartPolicy = v1.RestartPolicyNever },
 		status: terminated, keepGoing: false, want: "Failure",
+	}, {
+		name: "terminated sidecar of a pod that never restarts", probeType: kubelet.LivenessProbe,
+		mutate: func(p *v1.Pod) {
+			p.Spec.RestartPolicy = v1.RestartPolicyNever
+			p.Spec.Containers[0].RestartPolicy = ptr.To(v1.ContainerRestartPolicyAlways)
+		},
+		status: terminated, keepGoing: true, want: "Failure",
 	}, {
 		name: "liveness of a pod being deleted", probeType: kubelet.LivenessProbe,
 		mutate:    func(p *v1.Pod) { p.DeletionTimestamp = ptr.To(metav1.NewTime(epoch)) },
