@@ -399,3 +399,41 @@ func TestRunTwice(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestRunCatchesUpWithExistingPods: a Manager started after the Syncer
+// published its pods' statuses finds them through Pods.
+func TestRunCatchesUpWithExistingPods(t *testing.T) {
+	clk := clocktesting.NewFakeClock(epoch)
+	rt := kubelettest.NewFakeRuntime(clk)
+	m := prober.New(rt, prober.Options{Clock: clk})
+	clk.Step(time.Minute)
+	s := kubelet.New(rt, kubelet.Options{Clock: clk, Probes: m})
+	pod := newPod("web", func(p *v1.Pod) { p.Spec.Containers[0].ReadinessProbe = execProbe(1, 1) })
+	if err := s.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.SyncOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := s.PodStatus(pod.UID); st == nil || container(st, "app").State.Running == nil || container(st, "app").Ready {
+		t.Fatalf("before the prober runs: %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = s.Run(ctx) }()
+	go func() { defer wg.Done(); _ = m.Run(ctx, s) }()
+	defer func() { cancel(); wg.Wait() }()
+	for i := 0; ; i++ {
+		if st, _ := s.PodStatus(pod.UID); condition(st, v1.PodReady) == v1.ConditionTrue {
+			return
+		}
+		if i == 3000 {
+			t.Fatal("never ready: the prober did not pick up the existing pod")
+		}
+		clk.Step(time.Second)
+		time.Sleep(time.Millisecond)
+	}
+}
