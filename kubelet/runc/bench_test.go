@@ -83,6 +83,9 @@ func benchmarkPodStart(b *testing.B, pods int, hostNetwork bool) {
 			}
 		}
 		engineTotal += time.Since(start)
+		if testing.Verbose() {
+			b.Logf("iteration %d: %s", i, time.Since(start))
+		}
 		b.StopTimer()
 		cancel()
 

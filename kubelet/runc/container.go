@@ -178,23 +178,34 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	r.mu.Lock()
 	rec, ok := r.containers[containerID]
 	var cp containerRecord
-	var sbReady bool
+	var sbReady, busy bool
 	if ok {
 		cp = *rec
 		sb := r.sandboxes[rec.SandboxID]
 		sbReady = sb != nil && sb.State == kubelet.SandboxReady
+		busy = r.starting[containerID]
+		if !busy {
+			r.starting[containerID] = true
+			defer func() {
+				r.mu.Lock()
+				delete(r.starting, containerID)
+				r.mu.Unlock()
+			}()
+		}
 	}
 	r.mu.Unlock()
 	switch {
 	case !ok:
 		return fmt.Errorf("container %q: %w", containerID, kubelet.ErrNotFound)
-	case cp.RuncCreated || cp.Exited || !cp.StartedAt.IsZero():
+	case busy || cp.RuncCreated || cp.Exited || !cp.StartedAt.IsZero():
 		return fmt.Errorf("start container %q: not in the Created state: %w", containerID, kubelet.ErrInvalidState)
 	case !sbReady:
 		return fmt.Errorf("start container %q: sandbox %q is not ready: %w", containerID, cp.SandboxID, kubelet.ErrInvalidState)
 	}
 	conmonPID, initPID, err := r.runConmon(ctx, &cp)
 	if err != nil {
+		// A cancelled wait may leave a container runc did create.
+		r.deleteRuncState(context.WithoutCancel(ctx), containerID)
 		return r.startFailed(&cp, err)
 	}
 	cp.RuncCreated = true
@@ -207,9 +218,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	// first, so that it never follows the exit file's.
 	startedAt := time.Now()
 	if _, err := r.runc(ctx, "start", containerID); err != nil {
-		if _, derr := r.runc(context.WithoutCancel(ctx), "delete", "--force", containerID); derr != nil {
-			r.opts.Logger.Error("delete container that failed to start", "id", containerID, "err", derr)
-		}
+		r.deleteRuncState(context.WithoutCancel(ctx), containerID)
 		return r.startFailed(&cp, err)
 	}
 	cp.StartedAt = startedAt
@@ -466,12 +475,12 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 		return fmt.Errorf("remove container %q: %w", containerID, err)
 	}
 	c, _ = r.observe(containerID)
-	if c.RuncCreated {
+	if _, err := os.Stat(filepath.Join(r.runcRoot(), containerID)); err == nil {
 		if out, err := r.runc(ctx, "delete", "--force", containerID); err != nil && !strings.Contains(string(out), "does not exist") {
 			return fmt.Errorf("remove container %q: %w", containerID, err)
 		}
-		r.waitProcessGone(ctx, c.ConmonPID, r.opts.KillTimeout)
 	}
+	r.waitProcessGone(ctx, c.ConmonPID, r.opts.KillTimeout)
 	var errs []error
 	errs = append(errs, removeAllUnmounted(r.bundleDir(containerID)))
 	for _, p := range []string{r.exitFile(containerID), filepath.Join(r.root, dirAttach, containerID), c.LogPath} {
@@ -493,6 +502,17 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 	r.mu.Unlock()
 	r.emit(kubelet.ContainerDeletedEvent, &c)
 	return nil
+}
+
+// deleteRuncState removes whatever runc holds of the container (killing its
+// process), logging failures: for cleanups on error paths.
+func (r *Runtime) deleteRuncState(ctx context.Context, id string) {
+	if _, err := os.Stat(filepath.Join(r.runcRoot(), id)); err != nil {
+		return
+	}
+	if _, err := r.runc(ctx, "delete", "--force", id); err != nil {
+		r.opts.Logger.Error("delete runc state", "id", id, "err", err)
+	}
 }
 
 // waitProcessGone waits until pid no longer exists (bounded).

@@ -37,6 +37,8 @@ type Runtime struct {
 	mu         sync.Mutex
 	sandboxes  map[string]*sandboxRecord
 	containers map[string]*containerRecord
+	// starting holds the containers a StartContainer call is starting.
+	starting map[string]bool
 
 	subMu sync.Mutex
 	subs  map[chan kubelet.ContainerEvent]struct{}
@@ -83,6 +85,7 @@ func New(root string, opts Options) (*Runtime, error) {
 		net:        netw,
 		sandboxes:  map[string]*sandboxRecord{},
 		containers: map[string]*containerRecord{},
+		starting:   map[string]bool{},
 		subs:       map[chan kubelet.ContainerEvent]struct{}{},
 	}
 	// Without swap accounting (no memory.memsw files on cgroup v1), runc
