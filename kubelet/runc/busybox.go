@@ -2,6 +2,7 @@ package runc
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ func WriteBusyboxImage(ctx context.Context, store DirImageStore, ref, busyboxPat
 	}
 	if busyboxPath == "" {
 		busyboxPath = DefaultBusyboxPath
+	}
+	if err := checkStatic(busyboxPath); err != nil {
+		return fmt.Errorf("busybox image: %w", err)
 	}
 	out, err := exec.CommandContext(ctx, busyboxPath, "--list").Output()
 	if err != nil {
@@ -84,6 +88,22 @@ func WriteBusyboxImage(ctx context.Context, store DirImageStore, ref, busyboxPat
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("busybox image: %w", err)
+	}
+	return nil
+}
+
+// checkStatic refuses an executable that needs a dynamic loader: the image
+// holds no shared libraries.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked; a statically linked busybox (Debian's busybox-static) is needed: %w", path, ErrInvalidOptions)
+		}
 	}
 	return nil
 }

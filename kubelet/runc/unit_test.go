@@ -193,3 +193,25 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteBusyboxImageRefusesDynamicBinaries(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A Go test binary is static unless cgo linked it; find a dynamic one.
+	dynamic := ""
+	for _, p := range []string{"/bin/sh", "/usr/bin/env", self} {
+		if checkStatic(p) != nil {
+			dynamic = p
+			break
+		}
+	}
+	if dynamic == "" {
+		t.Skip("no dynamically linked executable found")
+	}
+	err = WriteBusyboxImage(context.Background(), DirImageStore(t.TempDir()), "bb:1", dynamic)
+	if !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("WriteBusyboxImage with %s: %v; want ErrInvalidOptions", dynamic, err)
+	}
+}
