@@ -200,3 +200,13 @@ func (t *IPTables) InsertRule(ctx context.Context, table, chain string, pos int,
 func (t *IPTables) DeleteRule(ctx context.Context, table, chain string, args ...string) error {
 	return t.goIPT(ctx, func(ipt *goiptables.IPTables) error { return ipt.Delete(table, chain, args...) })
 }
+
+// ListRules returns "iptables -S CHAIN" of one chain.
+func (t *IPTables) ListRules(ctx context.Context, table, chain string) ([]string, error) {
+	var out []string
+	err := t.goIPT(ctx, func(ipt *goiptables.IPTables) (err error) {
+		out, err = ipt.List(table, chain)
+		return err
+	})
+	return out, err
+}

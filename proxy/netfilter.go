@@ -40,4 +40,8 @@ type Netfilter interface {
 	InsertRule(ctx context.Context, table, chain string, pos int, args ...string) error
 	// DeleteRule deletes the first rule equal to args ("iptables -D").
 	DeleteRule(ctx context.Context, table, chain string, args ...string) error
+	// ListRules returns the rules of one chain as "iptables -S CHAIN"
+	// prints them ("-A CHAIN ..." lines, after the chain's "-N" or "-P"
+	// line). A missing chain is an error.
+	ListRules(ctx context.Context, table, chain string) ([]string, error)
 }

@@ -17,8 +17,12 @@ const (
 	DefaultMinSyncInterval = time.Second
 	// DefaultMaxSyncInterval is kube-proxy's --iptables-sync-period.
 	DefaultMaxSyncInterval = 30 * time.Second
-	// DefaultCheckInterval is how often the rules are checked for drift.
+	// DefaultCheckInterval is how often the rules are checked for drift
+	// with CheckDriftQuick.
 	DefaultCheckInterval = 10 * time.Second
+	// DefaultFullCheckInterval is how often the check is the complete
+	// CheckDrift instead.
+	DefaultFullCheckInterval = 5 * time.Minute
 	// DefaultRetryInitial and DefaultRetryMax bound the backoff after a
 	// failed sync.
 	DefaultRetryInitial = time.Second
@@ -36,9 +40,14 @@ type SyncerOptions struct {
 	// then even without a request (it is a no-op when nothing changed).
 	// Default DefaultMaxSyncInterval.
 	MaxSyncInterval time.Duration
-	// CheckInterval is the time between drift checks (CheckDrift).
-	// Default DefaultCheckInterval; negative disables them.
+	// CheckInterval is the time between drift checks (CheckDriftQuick).
+	// Default DefaultCheckInterval; negative disables all drift checks.
 	CheckInterval time.Duration
+	// FullCheckInterval is the least time between two complete checks
+	// (CheckDrift, which reads whole tables with iptables-save); such a
+	// check replaces the quick one when due. Default
+	// DefaultFullCheckInterval; negative means never.
+	FullCheckInterval time.Duration
 	// RetryInitial is the wait after a failed sync; it doubles with every
 	// further failure up to RetryMax. Defaults DefaultRetryInitial and
 	// DefaultRetryMax.
@@ -118,6 +127,9 @@ func NewSyncer(p *Proxier, nf Netfilter, opts SyncerOptions) *Syncer {
 	if opts.CheckInterval == 0 {
 		opts.CheckInterval = DefaultCheckInterval
 	}
+	if opts.FullCheckInterval == 0 {
+		opts.FullCheckInterval = DefaultFullCheckInterval
+	}
 	if opts.RetryInitial <= 0 {
 		opts.RetryInitial = DefaultRetryInitial
 	}
@@ -176,6 +188,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		retryAt   time.Time
 		backoff   time.Duration
 		nextCheck = now.Add(s.opts.CheckInterval)
+		nextFull  = now.Add(s.opts.FullCheckInterval)
 		drift     error
 	)
 	for {
@@ -212,7 +225,11 @@ func (s *Syncer) Run(ctx context.Context) error {
 		if s.opts.CheckInterval > 0 && !now.Before(nextCheck) {
 			nextCheck = now.Add(s.opts.CheckInterval)
 			if !pending || backoff == 0 {
-				if err := s.check(ctx); err != nil {
+				full := s.opts.FullCheckInterval > 0 && !now.Before(nextFull)
+				if full {
+					nextFull = now.Add(s.opts.FullCheckInterval)
+				}
+				if err := s.check(ctx, full); err != nil {
 					if !errors.Is(err, ErrDrift) && ctx.Err() != nil {
 						return nil
 					}
@@ -263,9 +280,16 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 }
 
-// check runs one drift check and records the rule counts.
-func (s *Syncer) check(ctx context.Context) error {
-	rep, err := s.p.CheckDrift(ctx, s.nf)
+// check runs one drift check, the complete one when full, and records the
+// rule counts.
+func (s *Syncer) check(ctx context.Context, full bool) error {
+	var rep DriftReport
+	var err error
+	if full {
+		rep, err = s.p.CheckDrift(ctx, s.nf)
+	} else {
+		err = s.p.CheckDriftQuick(ctx, s.nf)
+	}
 	if m := s.opts.Metrics; m != nil {
 		for table, n := range rep.Rules {
 			m.rulesTotal.WithLabelValues(table).Set(float64(n))

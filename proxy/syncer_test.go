@@ -140,6 +140,9 @@ func TestSyncOnceCheckDriftAndCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CheckDrift right after a sync: %v", err)
 	}
+	if err := p.CheckDriftQuick(ctx, nf); err != nil {
+		t.Fatalf("CheckDriftQuick right after a sync: %v", err)
+	}
 	if rep.Rules[proxy.TableNAT] == 0 || rep.Rules[proxy.TableFilter] == 0 {
 		t.Errorf("rule counts %v", rep.Rules)
 	}
@@ -203,6 +206,9 @@ func TestCheckDriftDetectsAndSyncerRepairs(t *testing.T) {
 			_, err := p.CheckDrift(ctx, nf)
 			if !errors.Is(err, proxy.ErrDrift) || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("CheckDrift = %v, want ErrDrift with %q", err, tc.reason)
+			}
+			if err := p.CheckDriftQuick(ctx, nf); !errors.Is(err, proxy.ErrDrift) {
+				t.Fatalf("CheckDriftQuick = %v, want ErrDrift", err)
 			}
 			// One check interval later the Syncer has repaired it.
 			stepUntilWaiting(clk, proxy.DefaultCheckInterval)

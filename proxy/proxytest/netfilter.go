@@ -125,6 +125,26 @@ func (f *FakeNetfilter) DeleteRule(ctx context.Context, table, chain string, arg
 	return f.command(ctx, table, "-D "+Quote(chain)+" "+quoteArgs(args))
 }
 
+// ListRules returns the rules of chain as "iptables -S CHAIN" prints
+// them: "-N CHAIN" (or "-P CHAIN POLICY" for a built-in chain), then one
+// "-A" line per rule. A missing chain is an error wrapping ErrNoChain.
+func (f *FakeNetfilter) ListRules(ctx context.Context, table, chain string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(f.Chains(table), chain) {
+		return nil, fmt.Errorf("iptables -t %s -S %s: %w", table, chain, ErrNoChain)
+	}
+	out := []string{"-N " + chain}
+	if builtin, ok := builtinChains[table]; ok && slices.Contains(builtin, chain) {
+		out[0] = "-P " + chain + " ACCEPT"
+	}
+	for _, r := range f.Rules(table, chain) {
+		out = append(out, r.String())
+	}
+	return out, nil
+}
+
 func (f *FakeNetfilter) command(ctx context.Context, table, line string) error {
 	return f.FakeKernel.Restore(ctx, []byte("*"+table+"\n"+line+"\nCOMMIT\n"))
 }
