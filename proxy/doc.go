@@ -145,6 +145,65 @@
 // scratch): the cost of a start, paid once. The rendered-chain cache costs
 // about as much memory as the nat payload.
 //
+// # Applying to the kernel
+//
+// A Syncer keeps one IP family's Netfilter in step with a Proxier:
+//
+//	nf, err := proxy.NewIPTables(ctx, proxy.IPTablesOptions{}) // detects nft/legacy and version once
+//	reg := prometheus.NewRegistry()
+//	m, err := proxy.NewMetrics(reg)
+//	s := proxy.NewSyncer(p, nf, proxy.SyncerOptions{Metrics: m,
+//		Conntrack: ct, HealthChecks: proxy.NewHealthCheckServer(proxy.HealthCheckOptions{})})
+//	go s.Run(ctx) // call s.Sync() from the informer handlers after each p.On... call
+//	...
+//	err = proxy.Cleanup(ctx, nf) // kube-proxy --cleanup
+//
+// IPTables runs iptables-restore --noflush with the lock flags of the
+// installed version (-w 5, plus -W 100000 from 1.6.2 to 1.8.7, as
+// kube-proxy), and returns a *RestoreError naming the failing line and its
+// neighbours; single rules go through github.com/coreos/go-iptables.
+// IPTablesOptions.NetNS runs every command inside another network
+// namespace. proxytest.FakeNetfilter is the faithful fake.
+//
+// Run bootstraps first (Bootstrap: the top-level chains, the jumps from
+// PREROUTING, INPUT, FORWARD, OUTPUT and POSTROUTING prepended as kube-proxy
+// does, and a KUBE-PROXY-CANARY chain in mangle, nat and filter), then
+// syncs at most once per MinSyncInterval and at least once per
+// MaxSyncInterval, coalescing Sync calls, retrying a failed sync after 1 s,
+// 2 s, ... up to 30 s, and making the sync after any failure a full one.
+// Every CheckInterval it runs CheckDriftQuick (canaries, jumps and the rule
+// counts of the shared chains, with single-chain commands) and every
+// FullCheckInterval CheckDrift (every chain it wrote and its rule count,
+// from iptables-save); drift is repaired at once by Bootstrap and a full
+// sync. After each sync that changed a UDP service it deletes the conntrack
+// entries to UDP service frontends whose reply source is not a serving
+// endpoint (ReconcileConntrack; services without endpoints included), and
+// it updates the healthCheckNodePort servers of ETP=Local services
+// (HealthCheckServer, answering as kube-proxy). TestDatapath* check all of
+// this with real packets between network namespaces.
+//
+// On the nf_tables backend a full payload is cut into table sections of at
+// most 1,000 chains (SplitPayload): iptables-nft 1.8.9 spends time
+// quadratic in the chains one section names, mostly in user space
+// (strcmp was 34 % of the profile). Each section holds whole services, in
+// an order that keeps the table consistent after every commit, with
+// KUBE-SERVICES and the deletion of stale chains last. Measured on this
+// project's 2-core machine under a load average of 6 to 9, with
+// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 3x:
+// 2,000 services x 10 endpoints in a fresh namespace 2.2 s (the unsplit
+// payload with the raw tool: 7.3 s; 20 s on a quieter run), 10,000 x 10
+// 25.6 s (the issue measured 873 s for the raw tool; the split payload
+// alone, iptables-nft-restore in a fresh namespace, took 14.1 s of wall
+// time at a quieter moment and 13.8 s of CPU time at a busy one), legacy
+// 8.5 s (raw 9.1 s).
+// A one-service change on top of 10,000 x 10 took 356 ms on nft (raw tool
+// with the same payload 398 ms) and 1.7 s on legacy (raw 1.6 s). On nft
+// most of that is the kernel validating every rule reachable from the
+// built-in chains at each commit: the same 3 KB payload takes 0.05 s when
+// nothing jumps to KUBE-SERVICES and 0.21 s (all system time) with the
+// PREROUTING jump. iptables-nft-save of one table of such a node takes 3 to
+// 4 s, hence the quick drift check.
+//
 // # Concurrency
 //
 // A Proxier is safe for concurrent use: all methods take an internal lock,
@@ -166,4 +225,10 @@
 //   - Options cannot change after New; create a new Proxier and do a full
 //     sync instead.
 //   - Payload() of a Plan is only valid until the next Plan.
+//   - The goal of a 10,000 x 10 full apply under 10 s on nft is not met
+//     here (25.6 s under load), nor that of a one-service change under
+//     100 ms (356 ms, of which the kernel's validation is most); see above.
+//   - Cleanup cannot delete tables: on nft, the mangle table that only the
+//     canary needed stays, empty.
+//   - Drift is found by comparing rule counts, not rule text.
 package proxy
