@@ -215,7 +215,7 @@ func TestRestartAdopts(t *testing.T) {
 		t.Fatal(err)
 	}
 	pod := func(name string) string {
-		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\nspec:\n  containers:\n  - name: sleep\n    image: busybox:latest\n    command: [sleep, '100000']\n"
+		return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\nspec:\n  terminationGracePeriodSeconds: 2\n  containers:\n  - name: sleep\n    image: busybox:latest\n    command: [sleep, '100000']\n"
 	}
 	if err := os.WriteFile(filepath.Join(manifests, "a.yaml"), []byte(pod("a")), 0o644); err != nil {
 		t.Fatal(err)

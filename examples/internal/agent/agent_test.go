@@ -186,9 +186,7 @@ func TestServiceFollowsPods(t *testing.T) {
 	if got := n.destinations(t, nodeIP, nodePort); !same(want("web-0", "web-1", "web-2"), got) {
 		t.Errorf("node port destinations %v", got)
 	}
-	if ok, why := n.agent.Healthy(); !ok {
-		t.Errorf("not healthy: %s", why)
-	}
+	waitFor(t, "the agent to report healthy", func() bool { ok, _ := n.agent.Healthy(); return ok })
 
 	// A pod removed from the node leaves the service.
 	if err := n.agent.SetPods([]*v1.Pod{webPod(0), webPod(2)}); err != nil {
@@ -360,14 +358,22 @@ func TestReadinessProbeGatesEndpoints(t *testing.T) {
 		return p.Status.Phase == v1.PodRunning && len(slices) == 1 && len(slices[0].Endpoints) == 1 &&
 			!*slices[0].Endpoints[0].Conditions.Ready && !*slices[0].Endpoints[0].Conditions.Serving
 	})
-	if got := n.destinations(t, cip, 80); len(got) != 0 {
-		t.Errorf("an unready pod gets traffic: %v", got)
-	}
+	// The service's rules reject: it has no ready endpoint.
+	waitFor(t, "the rules to reject", func() bool { return len(n.destinations(t, cip, 80)) == 0 })
 	ready.Store(true)
-	waitFor(t, "the probe to pass and traffic to reach the pod", func() bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		got := n.destinations(t, cip, 80)
-		return len(got) == 1 && got[netip.AddrPortFrom(netip.MustParseAddr(n.agent.Pods()[0].Status.PodIP), 8080)] == 1
-	})
+		if len(got) == 1 && got[netip.AddrPortFrom(netip.MustParseAddr(n.agent.Pods()[0].Status.PodIP), 8080)] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			p := n.agent.Pods()[0]
+			t.Fatalf("the probe passed but traffic does not reach the pod: destinations %v\nstatus %+v\nslices %+v\nruntime:\n%s",
+				got, p.Status, n.agent.EndpointSlices(), n.rt.Dump())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // TestRemovedPodTerminates: a pod dropped from the node stays in its
@@ -392,7 +398,7 @@ func TestRemovedPodTerminates(t *testing.T) {
 	cip := netip.MustParseAddr(clusterIP)
 	waitFor(t, "two endpoints", func() bool { return len(n.destinations(t, cip, 80)) == 2 })
 	// Stopping web-1's container takes a while.
-	n.rt.SetLatency(kubelettest.OpStopContainer, "uid-web-1", 700*time.Millisecond)
+	n.rt.SetLatency(kubelettest.OpStopContainer, "uid-web-1", 2*time.Second)
 	if err := n.agent.SetPods([]*v1.Pod{webPod(0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -417,9 +423,11 @@ func TestRemovedPodTerminates(t *testing.T) {
 	if term == nil || term.DeletionTimestamp == nil {
 		t.Fatalf("web-1 is not shown as being deleted: %+v", term)
 	}
-	if got := n.destinations(t, cip, 80); len(got) != 1 {
-		t.Errorf("a terminating endpoint gets new connections while another is ready: %v", got)
-	}
+	// Once the proxy has synced that, new connections go to web-0 only,
+	// while web-1 is still terminating.
+	waitFor(t, "new connections to go to the ready endpoint only", func() bool {
+		return len(n.destinations(t, cip, 80)) == 1 && conditions()["web-1"] == "ready=false serving=true terminating=true"
+	})
 	waitFor(t, "web-1 to leave the slice", func() bool {
 		c := conditions()
 		_, there := c["web-1"]
