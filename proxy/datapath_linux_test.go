@@ -338,13 +338,18 @@ type dpProxy struct {
 
 func newDPProxy(t *testing.T, w *dpWorld, family v1.IPFamily, opts proxy.SyncerOptions) *dpProxy {
 	t.Helper()
+	return newDPProxyOn(t, w, family, proxy.BackendAuto, opts)
+}
+
+func newDPProxyOn(t *testing.T, w *dpWorld, family v1.IPFamily, backend proxy.BackendMode, opts proxy.SyncerOptions) *dpProxy {
+	t.Helper()
 	nodeIP, cidr := dpNodeIP, "10.180.0.0/24"
 	if family == v1.IPv6Protocol {
 		nodeIP, cidr = "fd00:77::1", "fd00:180::/64"
 	}
 	p := newProxier(t, proxy.Options{NodeName: dpNode, IPFamily: family,
 		NodeIPs: []netip.Addr{netip.MustParseAddr(nodeIP)}, ClusterCIDR: netip.MustParsePrefix(cidr)})
-	nf, err := proxy.NewIPTables(context.Background(), proxy.IPTablesOptions{IPFamily: family, NetNS: w.node.Path})
+	nf, err := proxy.NewIPTables(context.Background(), proxy.IPTablesOptions{IPFamily: family, Backend: backend, NetNS: w.node.Path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -712,5 +717,48 @@ func TestDatapathCleanupRestoresTables(t *testing.T) {
 	}
 	if err := proxy.Cleanup(context.Background(), d.nf); err != nil {
 		t.Errorf("second Cleanup: %v", err)
+	}
+}
+
+// TestDatapathLegacyBackend runs a sync, traffic, drift repair and Cleanup
+// on iptables-legacy.
+func TestDatapathLegacyBackend(t *testing.T) {
+	privtest.Require(t, "iptables-legacy", "iptables-legacy-restore", "iptables-legacy-save")
+	w := newDPWorld(t)
+	before := dpNormalize(w.node.MustRun(t, "iptables-legacy-save"))
+	d := newDPProxyOn(t, w, v1.IPv4Protocol, proxy.BackendLegacy, proxy.SyncerOptions{})
+	if b := d.nf.Backend(); b.Mode != proxy.BackendLegacy || b.Restore != "iptables-legacy-restore" {
+		t.Fatalf("backend %+v", b)
+	}
+	svcs, slices := dpObjects()
+	if err := d.p.SetState(svcs, slices); err != nil {
+		t.Fatal(err)
+	}
+	d.sync(t)
+	checkShare(t, "ClusterIP on legacy", spread(t, w.client, "172.30.0.10:80", 100), 100, dpEP1, dpEP2)
+	ctx := context.Background()
+	w.node.MustRun(t, "iptables-legacy", "-t", "nat", "-F")
+	if err := d.p.CheckDriftQuick(ctx, d.nf); !errors.Is(err, proxy.ErrDrift) {
+		t.Fatalf("CheckDriftQuick after a flush: %v", err)
+	}
+	if _, err := d.p.CheckDrift(ctx, d.nf); !errors.Is(err, proxy.ErrDrift) {
+		t.Fatalf("CheckDrift after a flush: %v", err)
+	}
+	d.p.RequestFullSync()
+	if err := d.p.Bootstrap(ctx, d.nf); err != nil {
+		t.Fatal(err)
+	}
+	d.sync(t)
+	if _, err := d.p.CheckDrift(ctx, d.nf); err != nil {
+		t.Fatalf("after repair: %v", err)
+	}
+	if _, err := dial(w.client, "", "172.30.0.10:80", 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.Cleanup(ctx, d.nf); err != nil {
+		t.Fatal(err)
+	}
+	if after := dropEmptyTables(dpNormalize(w.node.MustRun(t, "iptables-legacy-save"))); after != dropEmptyTables(before) {
+		t.Errorf("tables after Cleanup differ:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
