@@ -55,7 +55,7 @@ const (
 
 // rootFirewall returns the root namespace's rules with both backends, to
 // prove the tests never touch them.
-func rootFirewall(t *testing.T) string {
+func rootFirewall(t testing.TB) string {
 	t.Helper()
 	var b strings.Builder
 	for _, tool := range []string{"iptables-nft-save", "ip6tables-nft-save", "iptables-legacy-save", "ip6tables-legacy-save"} {
@@ -88,7 +88,7 @@ func dpNormalize(saved string) string {
 
 // requireRootUntouched checks at the end of the test that the root
 // namespace's firewall is what it was at the start.
-func requireRootUntouched(t *testing.T) {
+func requireRootUntouched(t testing.TB) {
 	before := rootFirewall(t)
 	t.Cleanup(func() {
 		if after := rootFirewall(t); after != before {

@@ -27,6 +27,7 @@ import (
 func benchBackend(b *testing.B, backend proxy.BackendMode) {
 	tool := "iptables-" + string(backend) + "-restore"
 	privtest.Require(b, "ip", tool, "iptables-"+string(backend)+"-save")
+	requireRootUntouched(b)
 }
 
 func benchIPTables(b *testing.B, ns *netnstest.Namespace, backend proxy.BackendMode) *proxy.IPTables {
