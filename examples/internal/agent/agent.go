@@ -101,6 +101,9 @@ type Agent struct {
 	targets     map[string]stats.Target
 	running     bool
 	lastSync    proxy.SyncResult
+	// lastInvalid is the proxy's last report of invalid objects, logged
+	// only when it changes.
+	lastInvalid string
 	synced      bool
 }
 
@@ -383,7 +386,16 @@ func (a *Agent) Reconcile(ctx context.Context) {
 	eps := a.slices
 	a.mu.Unlock()
 	if ready {
-		if err := a.proxier.SetState(services, eps); err != nil {
+		err := a.proxier.SetState(services, eps)
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		a.mu.Lock()
+		report := msg != a.lastInvalid
+		a.lastInvalid = msg
+		a.mu.Unlock()
+		if err != nil && report {
 			a.log.Warn("proxy skipped invalid objects", "err", err)
 		}
 		a.psync.Sync()
