@@ -1,6 +1,10 @@
 package runc
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/nodekit/nodekit/kubelet"
+)
 
 var (
 	// ErrImageNotFound: the image store has no image of that reference.
@@ -18,6 +22,7 @@ var (
 	// network.
 	ErrNetwork = errors.New("pod network")
 	// ErrExecTimeout: an ExecSync command ran longer than its timeout and
-	// was killed.
-	ErrExecTimeout = errors.New("exec timed out")
+	// was killed. It is kubelet.ErrExecTimeout, which probes count as a
+	// failure.
+	ErrExecTimeout = kubelet.ErrExecTimeout
 )
