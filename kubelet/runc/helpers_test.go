@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,6 +110,12 @@ func (e *testEnv) cleanup(t testing.TB) {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
+	}
+	// Whatever the runtime failed to stop (a test that broke it) is
+	// killed through the test's cgroups, so no container outlives the test.
+	if killed := killCgroupProcesses(e.cgroupRoot); killed > 0 {
+		t.Errorf("cleanup: killed %d processes the runtime left running", killed)
+		time.Sleep(200 * time.Millisecond)
 	}
 	if err := unmountUnder(filepath.Dir(e.root)); err != nil {
 		t.Errorf("cleanup: %v", err)
@@ -216,4 +223,27 @@ func rootNetworkSnapshot(t testing.TB) string {
 		}
 	}
 	return out
+}
+
+// killCgroupProcesses sends SIGKILL to every process in the cgroups below
+// cgroupRoot and returns how many it found.
+func killCgroupProcesses(cgroupRoot string) int {
+	killed := map[int]bool{}
+	for _, h := range cgroupHierarchies(DefaultCgroupFSRoot) {
+		_ = filepath.WalkDir(filepath.Join(h, cgroupRoot), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			data, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+					if !killed[pid] && syscall.Kill(pid, syscall.SIGKILL) == nil {
+						killed[pid] = true
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return len(killed)
 }
