@@ -188,16 +188,17 @@
 // (strcmp was 34 % of the profile). Each section holds whole services, in
 // an order that keeps the table consistent after every commit, with
 // KUBE-SERVICES and the deletion of stale chains last. Measured on this
-// project's 2-core machine under a load average of 6 to 9, with
-// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 3x:
-// 2,000 services x 10 endpoints in a fresh namespace 2.2 s (the unsplit
-// payload with the raw tool: 7.3 s; 20 s on a quieter run), 10,000 x 10
-// 25.6 s (the issue measured 873 s for the raw tool; the split payload
-// alone, iptables-nft-restore in a fresh namespace, took 14.1 s of wall
-// time at a quieter moment and 13.8 s of CPU time at a busy one), legacy
-// 8.5 s (raw 9.1 s).
-// A one-service change on top of 10,000 x 10 took 356 ms on nft (raw tool
-// with the same payload 398 ms) and 1.7 s on legacy (raw 1.6 s). On nft
+// project's 2-core shared machine with
+// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 1x (and 3x,
+// 10x; load average 3 to 9, so expect noise): 2,000 services x 10
+// endpoints into a fresh namespace 2.2 s (the raw tool with the unsplit
+// payload: 7.1 to 20 s); 10,000 x 10 14.5 s at load 3.7, 25.6 s at load 6
+// to 9 (the issue measured 873 s for the raw tool; iptables-nft-restore of
+// the split payload alone used 11.7 to 13.8 s of CPU time whatever the
+// section size between 300 and 1,500 chains); legacy 7.9 s (raw 6.8 s).
+// A one-service change on top of 10,000 x 10 (3 KB payload) took 342 to
+// 356 ms on nft, within 5 % of the raw tool with the same payload (347 to
+// 398 ms), and 1.40 s on legacy (raw 1.47 s). On nft
 // most of that is the kernel validating every rule reachable from the
 // built-in chains at each commit: the same 3 KB payload takes 0.05 s when
 // nothing jumps to KUBE-SERVICES and 0.21 s (all system time) with the
@@ -226,8 +227,8 @@
 //     sync instead.
 //   - Payload() of a Plan is only valid until the next Plan.
 //   - The goal of a 10,000 x 10 full apply under 10 s on nft is not met
-//     here (25.6 s under load), nor that of a one-service change under
-//     100 ms (356 ms, of which the kernel's validation is most); see above.
+//     here (14.5 s), nor that of a one-service change under 100 ms (342
+//     ms, most of it the kernel's validation at commit); see above.
 //   - Cleanup cannot delete tables: on nft, the mangle table that only the
 //     canary needed stays, empty.
 //   - Drift is found by comparing rule counts, not rule text.

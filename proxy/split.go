@@ -11,25 +11,28 @@ import (
 //
 // iptables-nft 1.8.9 turns each table section into one nf_tables batch,
 // and the time of a batch grows with the square of the chains it
-// declares: 20,000 chains of 2 rules take 6.0 s in one section and 1.7 s
-// in sections of 1,000 (measured in a fresh namespace on this project's
-// test machine, see doc.go of the scale work in split.go's tests).
+// names: 20,000 chains of 2 rules took 6.0 s in one section and 1.7 s in
+// sections of 1,000 (iptables-nft-restore in a fresh namespace on this
+// project's test machine; see the package documentation for the
+// kube-proxy payloads).
 const DefaultSplitChains = 1000
 
 // SplitPayload rewrites a payload whose table sections declare more than
-// maxChains chains into several sections of that table, each committed
-// on its own, ordered so that the table is consistent after every commit:
-// a chain is written (declared, which flushes it, and filled) only in a
-// section after those of every chain its rules jump to, so each commit
-// sees every jump target exist and each chain either wholly old or wholly
-// new; the chains that jump to others the most (KUBE-SERVICES,
-// KUBE-NODEPORTS) come last, with the deletion ("-X") of stale chains.
-// The final state is the same as with the original payload.
+// maxChains chains into several sections of that table, each committed on
+// its own, with the same final state. The chains are grouped into units
+// (the chains linked by jumps, leaving out hubs such as KUBE-SERVICES,
+// KUBE-NODEPORTS and KUBE-MARK-MASQ: for kube-proxy's layout, the chains of
+// one service port), whole units are packed into sections of about
+// maxChains chains, and a unit is only written in the section of, or one
+// after, every unit its rules jump to. So after every commit each jump
+// target exists and each chain is either wholly old or wholly new; the
+// hubs that jump to everything (KUBE-SERVICES) come last, with the
+// deletion ("-X") of stale chains.
 //
 // Only sections made of chain declarations, "-A" rules and "-X" lines (the
-// shape of a full sync) are split; others, and sections with a jump cycle,
-// are kept as they are. A maxChains of 0 or less returns payload
-// unchanged.
+// shape of a full sync) are split, dropping blank and comment lines;
+// others, and sections with a jump cycle, are kept as they are. A
+// maxChains of 0 or less returns payload unchanged.
 //
 // Between two commits a packet may meet a service whose own chains are
 // already new while KUBE-SERVICES is still old, as during a series of
