@@ -183,19 +183,20 @@
 // this with real packets between network namespaces.
 //
 // On the nf_tables backend a full payload is cut into table sections of at
-// most 1,000 chains (SplitPayload): iptables-nft 1.8.9 spends time
-// quadratic in the chains one section names, mostly in user space
-// (strcmp was 34 % of the profile). Each section holds whole services, in
-// an order that keeps the table consistent after every commit, with
-// KUBE-SERVICES and the deletion of stale chains last. Measured on this
-// project's 2-core shared machine with
-// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 1x (and 3x,
-// 10x; load average 3 to 9, so expect noise): 2,000 services x 10
-// endpoints into a fresh namespace 2.2 s (the raw tool with the unsplit
-// payload: 7.1 to 20 s); 10,000 x 10 14.5 s at load 3.7, 25.6 s at load 6
-// to 9 (the issue measured 873 s for the raw tool; iptables-nft-restore of
-// the split payload alone used 11.7 to 13.8 s of CPU time whatever the
-// section size between 300 and 1,500 chains); legacy 7.9 s (raw 6.8 s).
+// most 1,000 chains (SplitPayload), applied ten sections per
+// iptables-restore run: iptables-nft 1.8.9 spends time quadratic in the
+// chains one section names and searches a cache that grows over a run,
+// mostly in user space (strcmp was 34 % of the profile). Each section holds
+// whole services, in an order that keeps the table consistent after every
+// commit, with KUBE-SERVICES and the deletion of stale chains last.
+// Measured on this project's 2-core shared machine with
+// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 1x (load
+// average about 3; expect noise): 2,000 services x 10 endpoints into a
+// fresh namespace 1.8 s (the raw tool with the unsplit payload: 6.7 s, and
+// up to 20 s under more load); 10,000 x 10 11.5 s (the issue measured
+// 873 s for the raw tool; the restore runs alone take about 10 s of CPU
+// time, split between user and kernel, for any section size from 600 to
+// 1,500 chains); legacy, unsplit, 7.9 s (raw 6.8 s).
 // A one-service change on top of 10,000 x 10 (3 KB payload) took 342 to
 // 356 ms on nft, within 5 % of the raw tool with the same payload (347 to
 // 398 ms), and 1.40 s on legacy (raw 1.47 s). On nft
@@ -227,7 +228,7 @@
 //     sync instead.
 //   - Payload() of a Plan is only valid until the next Plan.
 //   - The goal of a 10,000 x 10 full apply under 10 s on nft is not met
-//     here (14.5 s), nor that of a one-service change under 100 ms (342
+//     here (11.5 s), nor that of a one-service change under 100 ms (342
 //     ms, most of it the kernel's validation at commit); see above.
 //   - Cleanup cannot delete tables: on nft, the mangle table that only the
 //     canary needed stays, empty.

@@ -336,7 +336,7 @@ func (s *Syncer) syncOnce(ctx context.Context) (res SyncResult) {
 	}
 	var r Restorer = s.nf
 	if s.opts.SplitChains > 0 {
-		r = splittingRestorer{r: s.nf, maxChains: s.opts.SplitChains}
+		r = splittingRestorer{r: s.nf, maxChains: s.opts.SplitChains, perRun: DefaultSectionsPerRestore}
 	}
 	stats, err := s.p.SyncTo(ctx, r, false)
 	res.Stats = stats

@@ -337,12 +337,48 @@ func jumpTarget(rule []byte) string {
 	return ""
 }
 
-// splittingRestorer applies payloads through SplitPayload.
+// DefaultSectionsPerRestore is how many table sections of a split payload
+// one iptables-restore run applies. iptables-nft 1.8.9 keeps every chain
+// it met in a cache that later sections of the same run search; starting
+// a new run every ten sections of 1,000 chains cut the user time of a
+// 10,000 x 10 full apply from 7.1 s to 4.4 s (wall time 13.0 s to 9.9 s;
+// 5 or 20 sections per run gave the same).
+const DefaultSectionsPerRestore = 10
+
+// splittingRestorer applies payloads through SplitPayload, in runs of at
+// most perRun table sections. Each section commits on its own whether or
+// not it shares a run, so the runs change nothing but the time; the first
+// failing run stops the rest, and its *RestoreError numbers the lines of
+// that run.
 type splittingRestorer struct {
 	r         Restorer
 	maxChains int
+	perRun    int
 }
 
 func (s splittingRestorer) Restore(ctx context.Context, payload []byte) error {
-	return s.r.Restore(ctx, SplitPayload(payload, s.maxChains))
+	split := SplitPayload(payload, s.maxChains)
+	if s.perRun <= 0 || len(split) == len(payload) && bytes.Equal(split, payload) {
+		return s.r.Restore(ctx, split)
+	}
+	commit := []byte("\nCOMMIT\n")
+	for len(split) > 0 {
+		end := 0
+		for range s.perRun {
+			i := bytes.Index(split[end:], commit)
+			if i < 0 {
+				end = len(split)
+				break
+			}
+			end += i + len(commit)
+			if end == len(split) {
+				break
+			}
+		}
+		if err := s.r.Restore(ctx, split[:end]); err != nil {
+			return err
+		}
+		split = split[end:]
+	}
+	return nil
 }

@@ -165,3 +165,30 @@ func FuzzSplitPayload(f *testing.F) {
 		}
 	})
 }
+
+func TestSyncerSplitsIntoRuns(t *testing.T) {
+	ctx := context.Background()
+	svcs, slices := benchObjects(300, 3)
+	run := func(split int) (*proxytest.FakeNetfilter, proxy.SyncResult) {
+		p := newProxier(t, kubeProxyTestOptions())
+		if err := p.SetState(svcs, slices); err != nil {
+			t.Fatal(err)
+		}
+		nf := proxytest.NewFakeNetfilter(proxytest.IPv4)
+		res := proxy.NewSyncer(p, nf, proxy.SyncerOptions{SplitChains: split}).SyncOnce(ctx)
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		return nf, res
+	}
+	whole, _ := run(-1)
+	split, _ := run(50)
+	if diff := cmp.Diff(whole.Dump(), split.Dump()); diff != "" {
+		t.Errorf("split sync gives another state (-whole +split):\n%s", diff)
+	}
+	// 1,500 per-service chains in sections of about 50, ten sections per
+	// run: at least three runs, each a Restore of its own.
+	if n := split.Restores(); n < 3 || whole.Restores() != 1 {
+		t.Errorf("restores: split %d, whole %d", n, whole.Restores())
+	}
+}
