@@ -245,8 +245,7 @@ func splitUnits(live []*splitChain, chains map[string]*splitChain) ([][]*splitCh
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
