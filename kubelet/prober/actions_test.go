@@ -175,7 +175,7 @@ func TestHTTPProbe(t *testing.T) {
 	for _, variant := range []struct {
 		name string
 		opts Options
-	}{{"direct", Options{}}, {"net/http", Options{HTTPTransport: newProbeTransport()}}} {
+	}{{"direct", Options{}}, {"net/http", Options{HTTPTransport: newProbeTransport(nil)}}} {
 		for _, tc := range cases {
 			t.Run(variant.name+"/"+tc.name, func(t *testing.T) {
 				mu.Lock()
@@ -221,7 +221,7 @@ func TestHTTPSProbe(t *testing.T) {
 	defer srv.Close()
 	for _, path := range []string{"/", "/moved"} {
 		p := &v1.Probe{ProbeHandler: v1.ProbeHandler{HTTPGet: &v1.HTTPGetAction{Scheme: v1.URISchemeHTTPS, Path: path, Port: intstr.FromInt(serverPort(t, srv.URL))}}}
-		for _, opts := range []Options{{}, {HTTPTransport: newProbeTransport()}} {
+		for _, opts := range []Options{{}, {HTTPTransport: newProbeTransport(nil)}} {
 			got, out, err := runActionWith(t, opts, p, 0)
 			if err != nil || got != outcomeSuccess || out != "tls" {
 				t.Fatalf("https probe %s (self-signed) = %s %q %v", path, got, out, err)

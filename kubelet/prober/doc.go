@@ -26,6 +26,13 @@
 // (grpc.health.v1.Health/Check with the service name, SERVING is
 // success).
 //
+// Network probes (httpGet, tcpSocket, gRPC) connect from the embedding
+// program's network namespace by default, as the kubelet does from the
+// node's. Where pod IPs are reachable only elsewhere (pods in a node
+// network namespace the program does not live in), Options.DialContext
+// opens every probe connection instead, for example on a thread switched
+// into that namespace.
+//
 // Every result change calls Source.Trigger, so the Syncer at once
 // restarts a container whose liveness or startup probe failed (with the
 // probe's terminationGracePeriodSeconds, subject to restart policy and

@@ -17,16 +17,20 @@ import (
 // grpcProbe calls grpc.health.v1.Health/Check for service on host:port
 // within timeout (the kubelet's gRPC prober): SERVING is success;
 // anything else, including a server without the health service or one
-// that cannot be reached, is failure. No TLS, as the kubelet.
-func grpcProbe(ctx context.Context, host, service string, port int, timeout time.Duration, userAgent string) (outcome, string, error) {
+// that cannot be reached, is failure. No TLS, as the kubelet. A nil dial
+// is the probe dialer.
+func grpcProbe(ctx context.Context, dial dialFunc, host, service string, port int, timeout time.Duration, userAgent string) (outcome, string, error) {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if dial == nil {
+		dial = probeDialer().DialContext
+	}
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithUserAgent(userAgent),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return probeDialer().DialContext(ctx, "tcp", addr)
+			return dial(ctx, "tcp", addr)
 		}),
 	)
 	if err != nil {

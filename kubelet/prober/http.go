@@ -29,15 +29,39 @@ const maxRedirects = 10
 // connection per probe (no keep-alive), no proxy from the environment, no
 // transparent compression (no Accept-Encoding header), TLS without
 // certificate verification, and sockets that linger at most 1 s so that
-// probes leave no pile of TIME-WAIT sockets.
-func newProbeTransport() *http.Transport {
+// probes leave no pile of TIME-WAIT sockets. A non-nil dial opens its
+// connections instead of the probe dialer.
+func newProbeTransport(dial dialFunc) *http.Transport {
+	if dial == nil {
+		dial = probeDialer().DialContext
+	}
 	return &http.Transport{
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // as the kubelet: probes do not verify certificates
 		DisableKeepAlives:   true,
 		Proxy:               http.ProxyURL(nil),
 		DisableCompression:  true,
-		DialContext:         probeDialer().DialContext,
+		DialContext:         withProbeDeadline(dial),
 		TLSHandshakeTimeout: 10 * time.Second,
+	}
+}
+
+// probeDeadlineKey is the context key of a probe's deadline. net/http's
+// Transport dials with a context that keeps the request's values but not
+// its deadline (so that a dial can outlive the request that started it);
+// the deadline travels as a value so that the probe's dial still ends
+// with the probe's timeout.
+type probeDeadlineKey struct{}
+
+// withProbeDeadline gives dial the probe deadline that ctx carries as a
+// value.
+func withProbeDeadline(dial dialFunc) dialFunc {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		if deadline, ok := ctx.Value(probeDeadlineKey{}).(time.Time); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+		return dial(ctx, network, address)
 	}
 }
 
@@ -125,6 +149,9 @@ func (pb *prober) httpProbe(ctx context.Context, req *http.Request, timeout time
 			return httpOutcome(code, body)
 		}
 		// Follow the redirect as net/http does, from the start.
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		ctx = context.WithValue(ctx, probeDeadlineKey{}, deadline)
 	}
 	res, err := pb.http.Do(req.WithContext(ctx))
 	if err != nil {

@@ -5,30 +5,34 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 )
 
 // directHTTP sends one probe request on a connection of its own without
-// net/http's Transport: it dials (the probe dialer), writes the request
-// with http.Request.Write, reads the answer with http.ReadResponse and
-// closes the connection, all on the calling goroutine. A Transport with
+// net/http's Transport: it dials (Options.DialContext or the probe
+// dialer), writes the request with http.Request.Write, reads the answer
+// with http.ReadResponse and closes the connection, all on the calling
+// goroutine. A Transport with
 // keep-alives off does the same exchange but hands it between three
 // goroutines per request, which is most of a probe's CPU besides the
 // kernel's. Redirects are not followed here: the caller sends a probe
 // answered with a redirect again through net/http's Client, which follows
 // it with the kubelet's redirect policy.
 type directHTTP struct {
-	dialer  *net.Dialer
+	dial    dialFunc
 	readers sync.Pool
 	writers sync.Pool
 }
 
-func newDirectHTTP() *directHTTP {
+// newDirectHTTP dials with dial, or the probe dialer when dial is nil.
+func newDirectHTTP(dial dialFunc) *directHTTP {
+	if dial == nil {
+		dial = probeDialer().DialContext
+	}
 	return &directHTTP{
-		dialer:  probeDialer(),
+		dial:    dial,
 		readers: sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }},
 		writers: sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1024) }},
 	}
@@ -43,7 +47,7 @@ func (d *directHTTP) do(ctx context.Context, req *http.Request) (code int, body 
 	}
 	u := req.URL
 	addr := u.Host
-	conn, err := d.dialer.DialContext(ctx, "tcp", addr)
+	conn, err := d.dial(ctx, "tcp", addr)
 	if err != nil {
 		return 0, nil, "", fmt.Errorf("get %s: %w", u.String(), err)
 	}

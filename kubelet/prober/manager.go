@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -47,13 +48,26 @@ type Options struct {
 	// and gRPC probes. Default DefaultKubeVersion.
 	KubeVersion string
 	// HTTPTransport, when set, sends every HTTP probe through a net/http
-	// Client on it (with the kubelet's redirect policy). By default each
-	// probe is one exchange on a new connection made on the worker's
-	// goroutine, with the kubelet's transport settings: no keep-alive, no
-	// proxy, no compression, TLS without verification, sockets that
-	// linger 1 s at most (redirects go through net/http's Client; see the
-	// package Caveats).
+	// Client on it (with the kubelet's redirect policy), and the
+	// transport does its own dialing: DialContext is not used for HTTP
+	// probes then. By default each probe is one exchange on a new
+	// connection made on the worker's goroutine, with the kubelet's
+	// transport settings: no keep-alive, no proxy, no compression, TLS
+	// without verification, sockets that linger 1 s at most (redirects go
+	// through net/http's Client; see the package Caveats).
 	HTTPTransport http.RoundTripper
+	// DialContext, when set, opens every connection of the network
+	// probes: httpGet (the direct exchange and the redirects followed
+	// through net/http, unless HTTPTransport is set), tcpSocket and gRPC.
+	// network is "tcp" and address host:port, as for net.Dialer. The
+	// context carries the probe's timeout as its deadline; a dialer must
+	// honour it. It is called from many workers at once, so it must be
+	// safe for concurrent use. Set it when pod IPs are reachable only in
+	// another network namespace than the embedding program's, as with a
+	// node namespace (the dialer then connects from inside it). Default:
+	// a net.Dialer with the probe timeout, without TCP keep-alive and,
+	// on Linux, with SO_LINGER of 1 s (the kubelet's ProbeDialer).
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 	// Logger receives probe failures and errors (the kubelet's
 	// "Unhealthy" events); default discards.
 	Logger *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -46,22 +47,27 @@ type prober struct {
 	log       *slog.Logger
 	http      *http.Client
 	direct    *directHTTP // nil with a custom Options.HTTPTransport
+	dial      dialFunc    // nil: the probe dialer with the probe timeout
 	userAgent string
 }
+
+// dialFunc opens a probe connection (Options.DialContext).
+type dialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
 func newProber(rt kubelet.Runtime, opts Options) *prober {
 	opts = opts.withDefaults()
 	tr := opts.HTTPTransport
 	var direct *directHTTP
 	if tr == nil {
-		tr = newProbeTransport()
-		direct = newDirectHTTP()
+		tr = newProbeTransport(opts.DialContext)
+		direct = newDirectHTTP(opts.DialContext)
 	}
 	return &prober{
 		rt:        rt,
 		log:       opts.Logger,
 		http:      &http.Client{Transport: tr, CheckRedirect: redirectChecker},
 		direct:    direct,
+		dial:      opts.DialContext,
 		userAgent: "kube-probe/" + opts.KubeVersion,
 	}
 }
@@ -155,7 +161,7 @@ func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status
 		if host == "" {
 			return outcomeUnknown, "", fmt.Errorf("tcpSocket probe of container %q of pod %s/%s: no host and no pod IP", c.Name, pod.Namespace, pod.Name)
 		}
-		return tcpProbe(ctx, host, port, timeout)
+		return tcpProbe(ctx, pb.dial, host, port, timeout)
 	case p.GRPC != nil:
 		service := ""
 		if p.GRPC.Service != nil {
@@ -164,7 +170,7 @@ func (pb *prober) runProbe(ctx context.Context, p *v1.Probe, pod *v1.Pod, status
 		if status.PodIP == "" {
 			return outcomeUnknown, "", fmt.Errorf("grpc probe of container %q of pod %s/%s: no pod IP", c.Name, pod.Namespace, pod.Name)
 		}
-		return grpcProbe(ctx, status.PodIP, service, int(p.GRPC.Port), timeout, pb.userAgent)
+		return grpcProbe(ctx, pb.dial, status.PodIP, service, int(p.GRPC.Port), timeout, pb.userAgent)
 	}
 	return outcomeUnknown, "", fmt.Errorf("container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, ErrNoHandler)
 }
