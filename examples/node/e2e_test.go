@@ -186,6 +186,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("no table row for %s", pod)
 		}
 	}
+	// web-2's readiness and liveness probes are tcpSocket probes, which
+	// reach its pod IP only from inside the node namespace: it answered
+	// above, so it turned Ready; its liveness probe never failed.
+	if !regexp.MustCompile(`(?m)^web-2\s+Running\s+1/1\s+0\s`).MatchString(text) {
+		t.Error("web-2 (tcpSocket probes) is not ready, or it was restarted")
+	}
 	if m := regexp.MustCompile(`(?m)^memory-limit\s.*\s(\d+\.\d)Mi\s+Running$`).FindStringSubmatch(text); m == nil {
 		t.Error("no memory figure for memory-limit")
 	} else if m[1] < "20.0" || m[1] > "40.0" {

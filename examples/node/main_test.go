@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,17 +35,33 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestExampleManifests runs the example manifests on the fake runtime and
-// the fake netfilter: the web Service's cluster IP and node port reach the
-// three web pods, and nothing else.
-// answer200 answers every HTTP request with 200 OK.
-type answer200 struct{}
-
-func (answer200) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok")), Request: r}, nil
+// podDialer stands in for a dialer into the node namespace on the fake
+// runtime, which runs no httpd: every connection goes to one loopback
+// server answering 200, and the addresses dialed are recorded.
+type podDialer struct {
+	server string
+	mu     sync.Mutex
+	dialed map[string]bool
 }
 
+func (d *podDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	d.mu.Lock()
+	d.dialed[address] = true
+	d.mu.Unlock()
+	return (&net.Dialer{}).DialContext(ctx, network, d.server)
+}
+
+func (d *podDialer) wasDialed(address string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dialed[address]
+}
+
+// TestExampleManifests runs the example manifests on the fake runtime and
+// the fake netfilter: the web Service's cluster IP and node port reach the
+// three web pods, and nothing else. The web pods' probes (httpGet, and
+// tcpSocket for web-2) dial through the prober's DialContext, as the node
+// does into its namespace.
 func TestExampleManifests(t *testing.T) {
 	set, err := manifest.NewSource("manifests", manifest.Options{NodeName: "demo"}).Load()
 	if err != nil {
@@ -60,15 +78,19 @@ func TestExampleManifests(t *testing.T) {
 		t.Fatalf("services %+v", set.Services)
 	}
 
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	dialer := &podDialer{server: srv.Listener.Addr().String(), dialed: map[string]bool{}}
+
 	rt := kubelettest.NewFakeRuntime(nil)
 	nf := proxytest.NewFakeNetfilter(proxytest.IPv4)
 	nodeIP := netip.MustParseAddr("10.87.0.2")
 	a, err := agent.New(agent.Options{
 		NodeName: "demo", NodeIPs: []netip.Addr{nodeIP}, Runtime: rt, Netfilter: nf,
-		Proxy: proxy.Options{MasqueradeAll: true},
-		// The web pods' HTTP readiness probes: the fake runtime runs no
-		// httpd, so a transport stands in for it.
-		Prober:              prober.Options{HTTPTransport: answer200{}},
+		Proxy:               proxy.Options{MasqueradeAll: true},
+		Prober:              prober.Options{DialContext: dialer.DialContext},
 		ProxySync:           proxy.SyncerOptions{MinSyncInterval: time.Millisecond, CheckInterval: -1},
 		BuildEndpointSlices: true,
 	})
@@ -127,6 +149,9 @@ func TestExampleManifests(t *testing.T) {
 	for _, p := range a.Pods() {
 		if p.Status.Phase != v1.PodRunning {
 			t.Errorf("%s is %s on the fake runtime", p.Name, p.Status.Phase)
+		}
+		if strings.HasPrefix(p.Name, "web-") && !dialer.wasDialed(net.JoinHostPort(p.Status.PodIP, "8080")) {
+			t.Errorf("%s was not probed through the prober's DialContext", p.Name)
 		}
 	}
 }

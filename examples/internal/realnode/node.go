@@ -121,11 +121,12 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, tune func(*agent.
 		Logger:    log,
 	}
 	if n.NS != nil {
-		// HTTP probes and hooks go to pod IPs, which only the node
-		// namespace reaches.
+		// Probes (httpGet, tcpSocket, gRPC) and httpGet hooks go to pod
+		// IPs, which only the node namespace reaches: they dial from
+		// inside it.
+		opts.Prober.DialContext = n.NS.Dial
 		transport := &http.Transport{DialContext: n.NS.Dial, DisableKeepAlives: true, DisableCompression: true,
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // as the kubelet's prober
-		opts.Prober.HTTPTransport = transport
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // as the kubelet's hook handler
 		opts.Engine.Hooks = &kubelet.HandlerRunner{Runtime: n.Runtime, HTTPClient: &http.Client{Transport: transport}}
 	}
 	if tune != nil {
