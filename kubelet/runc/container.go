@@ -411,7 +411,7 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, gracePe
 	}
 	if gracePeriod > 0 {
 		if _, err := r.runc(ctx, "kill", containerID, sig); err != nil {
-			if c, _ := r.observe(containerID); !c.Exited {
+			if !r.exitedAfterFailedKill(ctx, containerID) {
 				return fmt.Errorf("stop container %q: %w", containerID, err)
 			}
 			return nil
@@ -431,7 +431,7 @@ func (r *Runtime) killAndWait(ctx context.Context, c *containerRecord) error {
 		return nil
 	}
 	if _, err := r.runc(ctx, "kill", c.ID, "SIGKILL"); err != nil {
-		if cur, _ := r.observe(c.ID); cur.Exited {
+		if r.exitedAfterFailedKill(ctx, c.ID) {
 			return nil
 		}
 		return fmt.Errorf("kill container %q: %w", c.ID, err)
@@ -440,6 +440,15 @@ func (r *Runtime) killAndWait(ctx context.Context, c *containerRecord) error {
 		return fmt.Errorf("container %q did not exit within %s of SIGKILL", c.ID, r.opts.KillTimeout)
 	}
 	return nil
+}
+
+// exitedAfterFailedKill reports whether a container that runc failed to
+// signal has exited. runc refuses to signal a container whose process has
+// already ended ("container not running") before conmon has written its exit
+// file, so the exit is waited for (at most Options.KillTimeout) rather than
+// taken from the record at once.
+func (r *Runtime) exitedAfterFailedKill(ctx context.Context, id string) bool {
+	return r.waitExit(ctx, id, r.opts.KillTimeout)
 }
 
 // waitExit waits up to timeout (and ctx) for the container to be seen exited.
