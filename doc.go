@@ -6,8 +6,11 @@
 //
 //   - [github.com/nodekit/nodekit/kubelet]: pod sync. Desired core/v1 Pods
 //     go in; runtime actions and the PodStatus the real kubelet would report
-//     come out. A small CRI-shaped Runtime interface with a public fake, OCI
-//     runtime-spec generation, and a real runtime on runc, conmon and CNI.
+//     come out, through a small CRI-shaped Runtime interface. Its
+//     subpackages: kubelettest (a faithful fake runtime), oci (OCI
+//     runtime-spec generation from a pod's containers), runc (a real runtime
+//     on runc, conmon and CNI) and prober (liveness, readiness and startup
+//     probes).
 //   - [github.com/nodekit/nodekit/proxy]: Services and EndpointSlices in,
 //     kube-proxy-compatible (iptables mode) rules out, as iptables-restore
 //     payloads, with partial syncs that touch only what changed. Its
@@ -21,7 +24,9 @@
 //     kubelet's cgroup layout (cgrouplayout) and the test harness for
 //     privileged tests (privtest, netnstest).
 //   - examples/: the only place where kubelet, proxy and stats meet; see
-//     examples/node for a node agent built from all three.
+//     examples/node for a node agent built from all three (make demo runs
+//     it), examples/cluster-node for the same agent fed by a cluster,
+//     examples/proxy-rules and examples/stats-top for one package each.
 //
 // # Shared types
 //
