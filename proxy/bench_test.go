@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -80,6 +81,27 @@ func BenchmarkFullSync(b *testing.B) {
 			b.ReportMetric(float64(bytes), "payload-bytes")
 		})
 	}
+}
+
+// BenchmarkSplitPayload measures SplitPayload cutting a full payload
+// into table sections of DefaultSplitChains chains, as a Syncer does on
+// the nf_tables backend before the restore runs.
+func BenchmarkSplitPayload(b *testing.B) {
+	p := benchProxier(b, 10000, 10)
+	pl, err := p.Plan(true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := pl.Payload()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var split []byte
+	for i := 0; i < b.N; i++ {
+		split = proxy.SplitPayload(payload, proxy.DefaultSplitChains)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(bytes.Count(split, []byte("\nCOMMIT\n"))), "sections")
+	b.ReportMetric(float64(len(payload)), "payload-bytes")
 }
 
 // BenchmarkPartialSync measures one service's endpoints changing (an

@@ -70,6 +70,8 @@ type splitChain struct {
 	decl    []byte
 	rules   [][]byte
 	deps    []string
+	targets []*splitChain // the chains of deps in this section
+	idx     int           // index among the live chains, -1 for stale ones
 	deleted bool
 	depth   int // -1 unknown, -2 visiting
 	order   int
@@ -82,11 +84,11 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 	lines = lines[1 : len(lines)-1] // without "*table" and "COMMIT"
 	chains := map[string]*splitChain{}
 	var order []*splitChain
-	get := func(name string) *splitChain {
-		c := chains[name]
+	get := func(name []byte) *splitChain {
+		c := chains[string(name)]
 		if c == nil {
-			c = &splitChain{name: name, depth: -1, order: len(order)}
-			chains[name] = c
+			c = &splitChain{name: string(name), depth: -1, order: len(order)}
+			chains[c.name] = c
 			order = append(order, c)
 		}
 		return c
@@ -101,21 +103,24 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 			if sp < 2 || !bytes.HasPrefix(l[sp:], []byte(" - ")) {
 				return nil, false // a built-in chain's policy
 			}
-			c := get(string(l[1:sp]))
+			c := get(l[1:sp])
 			if c.decl != nil {
 				return nil, false
 			}
 			c.decl = l
 			declared++
 		case bytes.HasPrefix(l, []byte("-A ")):
-			name, _ := ruleSpec(string(l))
+			name := l[3:]
+			if sp := bytes.IndexByte(name, ' '); sp >= 0 {
+				name = name[:sp]
+			}
 			c := get(name)
 			c.rules = append(c.rules, l)
-			if t := jumpTarget(l); t != "" && t != name {
+			if t := jumpTarget(l); t != "" && t != c.name {
 				c.deps = append(c.deps, t)
 			}
 		case bytes.HasPrefix(l, []byte("-X ")):
-			get(string(bytes.TrimSpace(l[3:]))).deleted = true
+			get(bytes.TrimSpace(l[3:])).deleted = true
 			deletes = append(deletes, l)
 		default:
 			return nil, false
@@ -123,6 +128,13 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 	}
 	if declared <= maxChains {
 		return nil, false
+	}
+	for _, c := range order {
+		for _, t := range c.deps {
+			if tc := chains[t]; tc != nil {
+				c.targets = append(c.targets, tc)
+			}
+		}
 	}
 	var depth func(c *splitChain) int
 	depth = func(c *splitChain) int {
@@ -135,11 +147,8 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 		}
 		c.depth = -2
 		d := 0
-		for _, t := range c.deps {
-			tc := chains[t]
-			if tc == nil {
-				continue // a target extension or a chain of another section
-			}
+		// Targets leave out target extensions and chains of other sections.
+		for _, tc := range c.targets {
 			td := depth(tc)
 			if td < 0 {
 				return -1
@@ -158,12 +167,14 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 			if len(c.rules) > 0 {
 				return nil, false
 			}
+			c.idx = -1
 			stale = append(stale, c)
 		} else {
+			c.idx = len(live)
 			live = append(live, c)
 		}
 	}
-	units, ok := splitUnits(live, chains)
+	units, ok := splitUnits(live)
 	if !ok {
 		return nil, false
 	}
@@ -225,18 +236,12 @@ const splitHubDegree = 32
 // linearly, unless the section needs them all. The units are returned in
 // an order in which every unit comes after those it jumps to; ok is false
 // for a cycle between units.
-func splitUnits(live []*splitChain, chains map[string]*splitChain) ([][]*splitChain, bool) {
-	index := make(map[*splitChain]int, len(live))
-	for i, c := range live {
-		index[c] = i
-	}
+func splitUnits(live []*splitChain) ([][]*splitChain, bool) {
 	indeg := make([]int, len(live))
 	for _, c := range live {
-		for _, t := range c.deps {
-			if tc, ok := chains[t]; ok {
-				if j, ok := index[tc]; ok {
-					indeg[j]++
-				}
+		for _, tc := range c.targets {
+			if tc.idx >= 0 {
+				indeg[tc.idx]++
 			}
 		}
 	}
@@ -256,8 +261,8 @@ func splitUnits(live []*splitChain, chains map[string]*splitChain) ([][]*splitCh
 		if hub(i) {
 			continue
 		}
-		for _, t := range c.deps {
-			if j, ok := index[chains[t]]; ok && !hub(j) {
+		for _, tc := range c.targets {
+			if j := tc.idx; j >= 0 && !hub(j) {
 				a, b := find(i), find(j)
 				if a != b {
 					parent[a] = b
@@ -265,29 +270,32 @@ func splitUnits(live []*splitChain, chains map[string]*splitChain) ([][]*splitCh
 			}
 		}
 	}
-	members := map[int][]*splitChain{}
+	members := make([][]*splitChain, len(live))
 	var roots []int
 	for i, c := range live {
 		r := find(i)
-		if _, ok := members[r]; !ok {
+		if members[r] == nil {
 			roots = append(roots, r)
 		}
 		members[r] = append(members[r], c)
 	}
 	// Unit depth: 1 + the deepest unit it jumps to.
-	depth := map[int]int{}
-	const visiting = -1
+	const unknown, visiting = -2, -1
+	depth := make([]int, len(live))
+	for i := range depth {
+		depth[i] = unknown
+	}
 	var unitDepth func(r int) (int, bool)
 	unitDepth = func(r int) (int, bool) {
-		if d, ok := depth[r]; ok {
+		if d := depth[r]; d != unknown {
 			return d, d != visiting
 		}
 		depth[r] = visiting
 		d := 0
 		for _, c := range members[r] {
-			for _, t := range c.deps {
-				j, ok := index[chains[t]]
-				if !ok {
+			for _, tc := range c.targets {
+				j := tc.idx
+				if j < 0 {
 					continue
 				}
 				if tr := find(j); tr != r {
