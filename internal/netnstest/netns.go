@@ -6,11 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
+	"github.com/nodekit/nodekit/internal/netnsexec"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,34 +183,5 @@ func (ns *Namespace) AddRoute(t testing.TB, dst string, spec ...string) {
 // that fails, the thread is left locked and so is discarded by the Go
 // runtime when fn's goroutine ends.
 func (ns *Namespace) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() { errc <- ns.do(fn) }()
-	return <-errc
-}
-
-func (ns *Namespace) do(fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netnstest: open own namespace: %w", err)
-	}
-	defer orig.Close()
-	target, err := os.Open(ns.Path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netnstest: open %s: %w", ns.Path, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netnstest: enter %s: %w", ns.Name, err)
-	}
-	fnErr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with this goroutine.
-		return fmt.Errorf("netnstest: leave %s: %w (after fn: %v)", ns.Name, err, fnErr)
-	}
-	runtime.UnlockOSThread()
-	return fnErr
+	return netnsexec.Do(ns.Path, fn)
 }

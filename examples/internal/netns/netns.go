@@ -2,13 +2,11 @@ package netns
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/nodekit/nodekit/internal/netnsexec"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -86,36 +84,7 @@ func (ns *Namespace) Run(ctx context.Context, name string, args ...string) ([]by
 // live there, and /proc/sys/net is the namespace's. Goroutines fn starts do
 // not inherit the namespace.
 func (ns *Namespace) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() { errc <- ns.do(fn) }()
-	return <-errc
-}
-
-func (ns *Namespace) do(fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns: open own namespace: %w", err)
-	}
-	defer orig.Close()
-	target, err := os.Open(ns.Path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns: open %s: %w", ns.Path, err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("netns: enter %s: %w", ns.Name, err)
-	}
-	fnErr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it exits with this goroutine.
-		return errors.Join(fmt.Errorf("netns: leave %s: %w", ns.Name, err), fnErr)
-	}
-	runtime.UnlockOSThread()
-	return fnErr
+	return netnsexec.Do(ns.Path, fn)
 }
 
 // Listen opens a listener inside the namespace.
