@@ -196,10 +196,33 @@
 // up to 20 s under more load); 10,000 x 10 11.5 s (the issue measured
 // 873 s for the raw tool; the restore runs alone take about 10 s of CPU
 // time, split between user and kernel, for any section size from 600 to
-// 1,500 chains); legacy, unsplit, 7.9 s (raw 6.8 s).
+// 1,500 chains); legacy, unsplit, 7.9 s (raw 6.8 s). Later runs of the
+// same benchmark at load average 2 to 5 gave 10.5 to 13.7 s for 10,000 x
+// 10 on nft: the goal of 10 s is not reliably met on this machine. Of
+// that, Plan took 0.23 s and Bootstrap 0.09 s (timed once in a throwaway
+// test), SplitPayload 0.31 s (go test ./proxy -run XXX -bench
+// BenchmarkSplitPayload -benchtime 3x; 0.55 s before it resolved jump
+// targets once); the rest is
+// iptables-nft-restore. Applying the split 10,000 x 10 payload by hand
+// (iptables-nft-restore --noflush -w 5 per run, nsenter into a fresh
+// namespace, summing the runs' user and system time) showed where the
+// rest goes: in user space it grows with the section size (user time
+// 2.1 s at 500 chains a section, 3.4 s at 1,000, 6.3 s at 2,000, 8.7 s at
+// 3,000, 13.3 s at 5,000), in the kernel with the number of commits
+// (system time 6.6 s at 500, 5.1 s at 1,000, 4.1 to 4.6 s above), since
+// every commit walks the table's whole chain list (perf: nft_table_validate
+// 19 % and nf_tables_commit 11 % of a late run, with no jump from a
+// built-in chain). So 1,000 is about the best section size. One section
+// per run used 8.4 to 8.7 s of CPU against 9.0 to 10.0 s for ten, but the
+// library's wall time was higher (11.4 s against 10.6 s at load 4 to 5),
+// so runs stay at ten sections. Inserting the jumps from the built-in
+// chains only after the first full sync was tried and not kept: on this
+// kernel (6.18) the sums were the same either way (CPU 8.7 to 8.9 s with
+// the jumps inserted first, 8.9 to 9.4 s with them inserted last).
 // A one-service change on top of 10,000 x 10 (3 KB payload) took 342 to
 // 356 ms on nft, within 5 % of the raw tool with the same payload (347 to
-// 398 ms), and 1.40 s on legacy (raw 1.47 s). On nft
+// 398 ms; later 338 to 372 ms, raw 351 to 367 ms), and 1.40 s on legacy
+// (raw 1.47 s). On nft
 // most of that is the kernel validating every rule reachable from the
 // built-in chains at each commit: the same 3 KB payload takes 0.05 s when
 // nothing jumps to KUBE-SERVICES and 0.21 s (all system time) with the
