@@ -362,15 +362,7 @@ func (c *config) writeChain(b *lineBuf, ref *chainRef, large bool, prob func(int
 		}
 		if sp.affinity {
 			for _, ep := range eps {
-				b.w("-A ")
-				b.w(ref.name)
-				if !large {
-					b.w(` -m comment --comment "`)
-					b.w(sp.nameString)
-					b.w(" -> ")
-					b.w(ep.hostPort)
-					b.w(`"`)
-				}
+				endpointRuleStart(b, ref.name, sp, ep.hostPort, large)
 				b.w(" -m recent --name ")
 				b.w(ep.chain)
 				b.w(" --rcheck --seconds ")
@@ -381,15 +373,7 @@ func (c *config) writeChain(b *lineBuf, ref *chainRef, large bool, prob func(int
 			}
 		}
 		for i, ep := range eps {
-			b.w("-A ")
-			b.w(ref.name)
-			if !large {
-				b.w(` -m comment --comment "`)
-				b.w(sp.nameString)
-				b.w(" -> ")
-				b.w(ep.hostPort)
-				b.w(`"`)
-			}
+			endpointRuleStart(b, ref.name, sp, ep.hostPort, large)
 			if i < len(eps)-1 {
 				b.w(" -m statistic --mode random --probability ")
 				b.w(prob(len(eps) - i))
@@ -440,6 +424,21 @@ type outChain struct {
 }
 
 // writeChainLine writes ":NAME - [0:0]".
+// endpointRuleStart writes the start of a service chain's rule towards one
+// endpoint: "-A CHAIN" and, outside large-cluster mode, kube-proxy's
+// "ns/name:port -> ip:port" comment.
+func endpointRuleStart(b *lineBuf, chain string, sp *servicePort, hostPort string, large bool) {
+	b.w("-A ")
+	b.w(chain)
+	if !large {
+		b.w(` -m comment --comment "`)
+		b.w(sp.nameString)
+		b.w(" -> ")
+		b.w(hostPort)
+		b.w(`"`)
+	}
+}
+
 func writeChainLine(b *lineBuf, name string) {
 	b.w(":")
 	b.w(name)

@@ -147,17 +147,10 @@ func parseIOStatV2(b []byte, s *IOStats) error {
 			if len(kv) == 0 {
 				break
 			}
-			eq := -1
-			for i, c := range kv {
-				if c == '=' {
-					eq = i
-					break
-				}
-			}
-			if eq <= 0 {
+			key, val, ok := splitKeyValue(kv)
+			if !ok {
 				return parseErr("io.stat", n, "want key=value, got %q", clip(kv))
 			}
-			key, val := kv[:eq], kv[eq+1:]
 			var dst *uint64
 			switch string(key) {
 			case "rbytes":

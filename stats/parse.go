@@ -26,6 +26,17 @@ func trimSpace(b []byte) []byte {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// splitKeyValue splits "key=value" at its first '='; ok is false when there
+// is no '=' or the key is empty.
+func splitKeyValue(kv []byte) (key, val []byte, ok bool) {
+	for i, c := range kv {
+		if c == '=' {
+			return kv[:i], kv[i+1:], i > 0
+		}
+	}
+	return nil, nil, false
+}
+
 // nextField returns the next blank-separated field of b and the remainder.
 func nextField(b []byte) (field, rest []byte) {
 	for len(b) > 0 && isSpace(b[0]) {

@@ -59,17 +59,10 @@ func parsePressure(file string, b []byte, out *Pressure) error {
 			if len(kv) == 0 {
 				break
 			}
-			eq := -1
-			for i, c := range kv {
-				if c == '=' {
-					eq = i
-					break
-				}
-			}
-			if eq <= 0 {
+			key, val, isKV := splitKeyValue(kv)
+			if !isKV {
 				return parseErr(file, n, "want key=value, got %q", clip(kv))
 			}
-			key, val := kv[:eq], kv[eq+1:]
 			var ok bool
 			switch string(key) {
 			case "avg10":

@@ -334,10 +334,11 @@ func (db *userDB) groupsOf(user string) ([]uint32, error) {
 	return gids, nil
 }
 
-// parsePasswd parses /etc/passwd lines "name:password:uid:gid:gecos:home:shell",
-// skipping comments and malformed lines as libc does.
-func parsePasswd(data []byte) []passwdEntry {
-	var out []passwdEntry
+// colonRecords splits the lines of a colon-separated database (/etc/passwd,
+// /etc/group) into fields, skipping blank lines, comments, lines with fewer
+// than minFields fields and lines with an empty name, as libc does.
+func colonRecords(data []byte, minFields int) [][]string {
+	var out [][]string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
@@ -346,9 +347,19 @@ func parsePasswd(data []byte) []passwdEntry {
 			continue
 		}
 		f := strings.Split(line, ":")
-		if len(f) < 4 || f[0] == "" {
+		if len(f) < minFields || f[0] == "" {
 			continue
 		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// parsePasswd parses /etc/passwd lines "name:password:uid:gid:gecos:home:shell",
+// skipping comments and malformed lines as libc does.
+func parsePasswd(data []byte) []passwdEntry {
+	var out []passwdEntry
+	for _, f := range colonRecords(data, 4) {
 		uid, err1 := strconv.ParseUint(f[2], 10, 32)
 		gid, err2 := strconv.ParseUint(f[3], 10, 32)
 		if err1 != nil || err2 != nil {
@@ -362,17 +373,7 @@ func parsePasswd(data []byte) []passwdEntry {
 // parseGroup parses /etc/group lines "name:password:gid:member,member".
 func parseGroup(data []byte) []groupEntry {
 	var out []groupEntry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) < 3 || f[0] == "" {
-			continue
-		}
+	for _, f := range colonRecords(data, 3) {
 		gid, err := strconv.ParseUint(f[2], 10, 32)
 		if err != nil {
 			continue
