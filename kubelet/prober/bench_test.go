@@ -84,14 +84,23 @@ func childCPU(pid int) time.Duration {
 // at a 1 s period against a loopback server in another process, once all
 // pods are ready: cpu-ms/s is the CPU time of this process (prober, engine
 // and fake runtime) per second of wall time, server-cpu-ms/s the server's.
-// Each iteration is one second of steady state.
+// Each iteration is one second of steady state. The coalesce variants
+// set Options.Coalesce.
 func BenchmarkProbes(b *testing.B) {
-	for _, n := range []int{1000} {
-		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n        int
+		coalesce time.Duration
+	}{{1000, 0}, {1000, 10 * time.Millisecond}, {1000, 100 * time.Millisecond}} {
+		name := fmt.Sprintf("pods=%d", tc.n)
+		if tc.coalesce > 0 {
+			name += ",coalesce=" + tc.coalesce.String()
+		}
+		n := tc.n
+		b.Run(name, func(b *testing.B) {
 			port, serverPid := startProbeServer(b)
 
 			rt := kubelettest.NewFakeRuntime(nil)
-			m := prober.New(rt, prober.Options{})
+			m := prober.New(rt, prober.Options{Coalesce: tc.coalesce})
 			s := kubelet.New(rt, kubelet.Options{Probes: m})
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
@@ -172,10 +181,20 @@ func startProbeServer(b *testing.B) (int, int) {
 // write a fixed GET request, read the answer and close, with nothing else
 // (no engine, no prober, no request building or response parsing). The
 // difference to BenchmarkProbes is what the prober and the engine add to
-// the kernel's cost of a connection per probe.
+// the kernel's cost of a connection per probe. The coalesce variant starts
+// the goroutines on a grid of that step, as Options.Coalesce does probes,
+// so that many connections are made at the same instants.
 func BenchmarkProbeFloor(b *testing.B) {
-	for _, n := range []int{1000} {
-		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n        int
+		coalesce time.Duration
+	}{{1000, 0}, {1000, 100 * time.Millisecond}} {
+		n := tc.n
+		name := fmt.Sprintf("conns=%d", n)
+		if tc.coalesce > 0 {
+			name += ",coalesce=" + tc.coalesce.String()
+		}
+		b.Run(name, func(b *testing.B) {
 			port, serverPid := startProbeServer(b)
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 			request := []byte("GET /ready HTTP/1.1\r\nHost: " + addr + "\r\nConnection: close\r\n\r\n")
@@ -186,9 +205,14 @@ func BenchmarkProbeFloor(b *testing.B) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					// Spread the connections over the second.
+					// Spread the connections over the second, or over
+					// the grid points of a second.
+					offset := time.Duration(i) * time.Second / time.Duration(n)
+					if tc.coalesce > 0 {
+						offset = offset.Truncate(tc.coalesce)
+					}
 					select {
-					case <-time.After(time.Duration(i) * time.Second / time.Duration(n)):
+					case <-time.After(offset):
 					case <-ctx.Done():
 						return
 					}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/nodekit/nodekit/kubelet"
 )
@@ -119,8 +120,13 @@ func (w *worker) run(ctx context.Context) {
 
 	// If the program (re)started recently, many probes would start at
 	// once: wait a random part of the period first, as the kubelet does.
+	// With Options.Coalesce the first probe waits for a grid point.
+	var delay time.Duration
 	if period > clk.Since(w.m.start) {
-		t := clk.NewTimer(time.Duration(rand.Float64() * float64(period)))
+		delay = time.Duration(rand.Float64() * float64(period))
+	}
+	if delay = w.m.untilGrid(delay); delay > 0 {
+		t := clk.NewTimer(delay)
 		select {
 		case <-t.C():
 		case <-w.stopCh:
@@ -131,21 +137,73 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 	}
+	// The periodic probes come from ticker. After a triggered probe the
+	// schedule restarts a period later; with Options.Coalesce the new
+	// ticker starts at the next grid point, which align waits for.
 	ticker := clk.NewTicker(period)
-	defer func() { ticker.Stop() }()
-	for w.doProbe(ctx) {
+	tick := ticker.C()
+	var align clock.Timer
+	var aligned <-chan time.Time
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+		if align != nil {
+			align.Stop()
+		}
+	}()
+	for probe := true; ; {
+		if probe && !w.doProbe(ctx) {
+			return
+		}
+		probe = true
 		select {
 		case <-w.stopCh:
 			return
 		case <-ctx.Done():
 			return
-		case <-ticker.C():
+		case <-tick:
+		case <-aligned:
+			aligned, align = nil, nil
+			ticker = clk.NewTicker(period)
+			tick = ticker.C()
+			probe = false
 		case <-w.triggerCh:
 			// The next periodic probe is a period after this one.
-			ticker.Stop()
-			ticker = clk.NewTicker(period)
+			if ticker != nil {
+				ticker.Stop()
+				ticker, tick = nil, nil
+			}
+			if align != nil {
+				align.Stop()
+				align, aligned = nil, nil
+			}
+			if d := w.m.untilGrid(0); d > 0 {
+				align = clk.NewTimer(d)
+				aligned = align.C()
+			} else {
+				ticker = clk.NewTicker(period)
+				tick = ticker.C()
+			}
 		}
 	}
+}
+
+// untilGrid returns d when Options.Coalesce is off, and otherwise the
+// time from now to the first grid point at least d from now.
+func (m *Manager) untilGrid(d time.Duration) time.Duration {
+	if m.coalesce <= 0 {
+		return d
+	}
+	at := m.clock.Now().Add(d).UnixNano()
+	r := at % int64(m.coalesce)
+	if r < 0 {
+		r += int64(m.coalesce)
+	}
+	if r != 0 {
+		d += m.coalesce - time.Duration(r)
+	}
+	return d
 }
 
 // findStatus returns the status of the worker's container, from the

@@ -445,3 +445,83 @@ func TestExpandStatic(t *testing.T) {
 		t.Errorf("without env: %q", got)
 	}
 }
+
+func TestCoalesceStep(t *testing.T) {
+	for _, tc := range []struct{ in, want time.Duration }{
+		{time.Millisecond, time.Millisecond},
+		{100 * time.Millisecond, 100 * time.Millisecond},
+		{300 * time.Millisecond, 250 * time.Millisecond},
+		{999 * time.Millisecond, 500 * time.Millisecond},
+		{7 * time.Millisecond, 6250 * time.Microsecond},
+		{time.Second, time.Second},
+		{time.Minute, time.Second},
+	} {
+		if got := coalesceStep(tc.in); got != tc.want {
+			t.Errorf("coalesceStep(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if got := New(nil, Options{Coalesce: 300 * time.Millisecond}).coalesce; got != 250*time.Millisecond {
+		t.Errorf("Manager.coalesce = %v, want 250ms", got)
+	}
+}
+
+// TestCoalescedSchedule runs a worker on a fake clock with a 100 ms grid:
+// the first probe waits for a grid point, the periodic ones stay on the
+// grid, and the schedule after a triggered probe starts again on it.
+func TestCoalescedSchedule(t *testing.T) {
+	e := newWorkerEnv(t, kubelet.ReadinessProbe, &v1.Probe{ProbeHandler: execCheck, PeriodSeconds: 1})
+	e.m.coalesce = 100 * time.Millisecond
+	// Long after the manager's start (no start-up jitter), 30 ms past a
+	// grid point.
+	e.clock.Step(time.Minute + 30*time.Millisecond)
+	e.running("c1", time.Minute, true)
+
+	probes := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for e.rt.count() < want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		// Give a wrong extra probe a chance to show.
+		time.Sleep(20 * time.Millisecond)
+		if got := e.rt.count(); got != want {
+			t.Fatalf("at %s: %d probes, want %d", e.clock.Now().Sub(epoch), got, want)
+		}
+	}
+	// step moves the clock once the worker waits on it.
+	step := func(d time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !e.clock.HasWaiters() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		e.clock.Step(d)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	e.m.wg.Add(1)
+	done := make(chan struct{})
+	go func() { defer close(done); e.w.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	probes(0)
+	step(69 * time.Millisecond) // 60.099 s
+	probes(0)
+	step(time.Millisecond) // 60.100 s: the first grid point
+	probes(1)
+	step(999 * time.Millisecond) // 61.099 s
+	probes(1)
+	step(time.Millisecond) // 61.100 s
+	probes(2)
+	step(50 * time.Millisecond) // 61.150 s
+	e.w.trigger()
+	probes(3)
+	// Without coalescing the next probe would be at 62.150 s; here the
+	// schedule starts again at 61.200 s.
+	step(50 * time.Millisecond) // 61.200 s: the new ticker starts
+	probes(3)
+	step(999 * time.Millisecond) // 62.199 s
+	probes(3)
+	step(time.Millisecond) // 62.200 s
+	probes(4)
+}
