@@ -184,50 +184,68 @@
 //
 // On the nf_tables backend a full payload is cut into table sections of at
 // most 1,000 chains (SplitPayload), applied ten sections per
-// iptables-restore run: iptables-nft 1.8.9 spends time quadratic in the
-// chains one section names and searches a cache that grows over a run,
-// mostly in user space (strcmp was 34 % of the profile). Each section holds
-// whole services, in an order that keeps the table consistent after every
-// commit, with KUBE-SERVICES and the deletion of stale chains last.
-// Measured on this project's 2-core shared machine with
-// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 1x (load
-// average about 3; expect noise): 2,000 services x 10 endpoints into a
-// fresh namespace 1.8 s (the raw tool with the unsplit payload: 6.7 s, and
-// up to 20 s under more load); 10,000 x 10 11.5 s (the issue measured
-// 873 s for the raw tool; the restore runs alone take about 10 s of CPU
-// time, split between user and kernel, for any section size from 600 to
-// 1,500 chains); legacy, unsplit, 7.9 s (raw 6.8 s). Later runs of the
-// same benchmark at load average 2 to 5 gave 10.5 to 13.7 s for 10,000 x
-// 10 on nft: the goal of 10 s is not reliably met on this machine. Of
-// that, Plan took 0.23 s and Bootstrap 0.09 s (timed once in a throwaway
-// test), SplitPayload 0.31 s (go test ./proxy -run XXX -bench
-// BenchmarkSplitPayload -benchtime 3x; 0.55 s before it resolved jump
-// targets once); the rest is
-// iptables-nft-restore. Applying the split 10,000 x 10 payload by hand
-// (iptables-nft-restore --noflush -w 5 per run, nsenter into a fresh
-// namespace, summing the runs' user and system time) showed where the
-// rest goes: in user space it grows with the section size (user time
-// 2.1 s at 500 chains a section, 3.4 s at 1,000, 6.3 s at 2,000, 8.7 s at
-// 3,000, 13.3 s at 5,000), in the kernel with the number of commits
-// (system time 6.6 s at 500, 5.1 s at 1,000, 4.1 to 4.6 s above), since
-// every commit walks the table's whole chain list (perf: nft_table_validate
-// 19 % and nf_tables_commit 11 % of a late run, with no jump from a
-// built-in chain). So 1,000 is about the best section size. One section
-// per run used 8.4 to 8.7 s of CPU against 9.0 to 10.0 s for ten, but the
-// library's wall time was higher (11.4 s against 10.6 s at load 4 to 5),
-// so runs stay at ten sections. Inserting the jumps from the built-in
-// chains only after the first full sync was tried and not kept: on this
-// kernel (6.18) the sums were the same either way (CPU 8.7 to 8.9 s with
-// the jumps inserted first, 8.9 to 9.4 s with them inserted last).
-// A one-service change on top of 10,000 x 10 (3 KB payload) took 342 to
-// 356 ms on nft, within 5 % of the raw tool with the same payload (347 to
-// 398 ms; later 338 to 372 ms, raw 351 to 367 ms), and 1.40 s on legacy
-// (raw 1.47 s). On nft
-// most of that is the kernel validating every rule reachable from the
-// built-in chains at each commit: the same 3 KB payload takes 0.05 s when
-// nothing jumps to KUBE-SERVICES and 0.21 s (all system time) with the
-// PREROUTING jump. iptables-nft-save of one table of such a node takes 3 to
-// 4 s, hence the quick drift check.
+// iptables-restore run, and up to DefaultParallelRestores runs at once
+// (SyncerOptions.ParallelRestores; no more than GOMAXPROCS): iptables-nft
+// 1.8.9 spends time quadratic in the chains one section names and
+// searches a cache that grows over a run, mostly in user space (strcmp
+// was 34 % of the profile). Each section holds whole services, in an
+// order that keeps the table consistent after every commit, with
+// KUBE-SERVICES and the deletion of stale chains last. Sections whose
+// chains do not jump to each other's (different services) form a wave and
+// are applied concurrently; a wave starts once the sections it jumps to
+// are committed, and the section that deletes stale chains waits for all
+// others. The kernel commits one transaction at a time, but one run's
+// parsing and cache work overlaps another's commit.
+//
+// Measured on this project's 2-core machine, idle apart from the
+// benchmark (load average 0.5 to 2), with
+// go test ./proxy -run XXX -bench BenchmarkRestore -benchtime 3x:
+// 10,000 services x 10 endpoints into a fresh namespace take 7.5 to 8.4 s
+// with parallel runs, against 11.2 s with one run at a time (the same
+// benchmark on the same idle machine before parallel runs); 2,000 x 10
+// take 1.2 s (the raw tool with the unsplit payload: 6.2 s); legacy,
+// unsplit, 6.0 s (raw 5.8 s). Applying the 114 sections by hand
+// (iptables-nft-restore --noflush -w 5 per run of ten, nsenter into a
+// fresh namespace) took 9.4 s one run after the other and 7.3 s with two
+// runs at a time (7.1 s with three, 7.2 s with four, 6.9 s with two runs
+// of twenty sections), which set DefaultParallelRestores.
+//
+// Earlier figures, one run at a time, at load average 2 to 5: 10,000 x 10
+// took 10.5 to 13.7 s. Of that, Plan took 0.23 s and Bootstrap 0.09 s
+// (timed once in a throwaway test), SplitPayload 0.31 s (go test ./proxy
+// -run XXX -bench BenchmarkSplitPayload -benchtime 3x; 0.55 s before it
+// resolved jump targets once); the rest is iptables-nft-restore. Applying
+// the split 10,000 x 10 payload by hand (summing the runs' user and system
+// time) showed where the rest goes: in user space it grows with the
+// section size (user time 2.1 s at 500 chains a section, 3.4 s at 1,000,
+// 6.3 s at 2,000, 8.7 s at 3,000, 13.3 s at 5,000), in the kernel with the
+// number of commits (system time 6.6 s at 500, 5.1 s at 1,000, 4.1 to
+// 4.6 s above), since every commit walks the table's whole chain list
+// (perf: nft_table_validate 19 % and nf_tables_commit 11 % of a late run,
+// with no jump from a built-in chain). So 1,000 is about the best section
+// size. Inserting the jumps from the built-in chains only after the first
+// full sync was tried and not kept: on this kernel (6.18) the sums were
+// the same either way (CPU 8.7 to 8.9 s with the jumps inserted first, 8.9
+// to 9.4 s with them inserted last).
+// A one-service change on top of 10,000 x 10 (3 KB payload) took 355 to
+// 372 ms on nft, within 5 % of the raw tool with the same payload (355 to
+// 377 ms), and 1.49 s on legacy (raw 1.45 s). On nft nearly all of it is
+// the kernel: at every commit that adds a rule with a jump or a target,
+// kernel 6.18 validates the whole table again, walking every chain
+// reachable from each built-in chain (nft_table_validate), once per
+// built-in chain that reaches KUBE-SERVICES. Measured by hand on the split
+// 10,000 x 10 payload in a fresh namespace, adding one KUBE-SEP chain of
+// two rules (iptables-nft-restore --noflush, /usr/bin/time): 0.03 s with
+// no jump to KUBE-SERVICES, 0.18 s (0.17 s system) with the PREROUTING
+// jump, 0.32 s (0.32 s system) with the PREROUTING and OUTPUT jumps that
+// kube-proxy installs; perf record -a of the last put 75 % of the samples
+// in nft_table_validate and nft_chain_validate. So no payload that
+// changes a service can commit in under 100 ms on this kernel while the
+// built-in chains jump to KUBE-SERVICES, as they must. (A series of
+// netfilter patches, "add infrastructure for chain validation on
+// updates", posted in May 2025, validates only the chains a transaction
+// touches; this kernel does not have it.) iptables-nft-save of one table
+// of such a node takes 3 to 4 s, hence the quick drift check.
 //
 // # Concurrency
 //
@@ -250,9 +268,13 @@
 //   - Options cannot change after New; create a new Proxier and do a full
 //     sync instead.
 //   - Payload() of a Plan is only valid until the next Plan.
-//   - The goal of a 10,000 x 10 full apply under 10 s on nft is not met
-//     here (11.5 s), nor that of a one-service change under 100 ms (342
-//     ms, most of it the kernel's validation at commit); see above.
+//   - The goal of a one-service change under 100 ms on nft is not met
+//     here (355 to 372 ms, most of it the kernel's validation at commit);
+//     see above. The 10,000 x 10 full apply meets its 10 s goal on the
+//     idle machine (7.5 to 8.4 s).
+//   - With ParallelRestores above 1 the Netfilter's Restore is called
+//     from several goroutines at once, and after a failed run the runs of
+//     the same wave that were already going still commit.
 //   - Cleanup cannot delete tables: on nft, the mangle table that only the
 //     canary needed stays, empty.
 //   - Drift is found by comparing rule counts, not rule text.

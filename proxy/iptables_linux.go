@@ -36,8 +36,8 @@ type IPTablesOptions struct {
 // lock flags the installed version supports.
 //
 // IPTables is safe for concurrent use. With IPTablesOptions.NetNS set,
-// commands run one at a time on a thread inside that namespace; call Close
-// when done.
+// commands run on a few threads kept inside that namespace, up to four at
+// once (the parallel restores of a split payload); call Close when done.
 type IPTables struct {
 	backend Backend
 	exec    utilexec.Interface

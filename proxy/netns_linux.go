@@ -3,30 +3,48 @@ package proxy
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// nsThread runs functions on one OS thread that has joined a network
+// nsThread runs functions on OS threads that have joined a network
 // namespace, so that the processes they start (iptables, which inherits
 // the namespace of the thread that forks it) and the sockets they open
-// live there. The thread returns to its own namespace before it is handed
+// live there. A thread returns to its own namespace before it is handed
 // back to the Go scheduler.
 //
-// An nsThread is safe for concurrent use; calls run one at a time.
+// An nsThread is safe for concurrent use; up to nsThreads calls run at
+// once, one per thread.
 type nsThread struct {
 	calls chan func()
-	done  chan struct{}
+	done  sync.WaitGroup
 }
 
-// newNSThread starts a thread inside the namespace mounted at path (such
+// nsThreads is how many threads an nsThread keeps in its namespace: enough
+// for the parallel restores of a split payload (DefaultParallelRestores).
+const nsThreads = DefaultParallelRestores
+
+// newNSThread starts threads inside the namespace mounted at path (such
 // as /run/netns/NAME or /proc/PID/ns/net).
 func newNSThread(path string) (*nsThread, error) {
-	t := &nsThread{calls: make(chan func()), done: make(chan struct{})}
+	t := &nsThread{calls: make(chan func())}
+	for range nsThreads {
+		if err := t.start(path); err != nil {
+			t.close()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// start starts one thread of t inside the namespace at path.
+func (t *nsThread) start(path string) error {
 	errc := make(chan error, 1)
+	t.done.Add(1)
 	go func() {
 		runtime.LockOSThread()
-		defer close(t.done)
+		defer t.done.Done()
 		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			runtime.UnlockOSThread()
@@ -58,13 +76,10 @@ func newNSThread(path string) (*nsThread, error) {
 			runtime.UnlockOSThread()
 		}
 	}()
-	if err := <-errc; err != nil {
-		return nil, err
-	}
-	return t, nil
+	return <-errc
 }
 
-// do runs f on the namespace's thread and waits for it.
+// do runs f on one of the namespace's threads and waits for it.
 func (t *nsThread) do(f func()) {
 	finished := make(chan struct{})
 	t.calls <- func() {
@@ -74,8 +89,8 @@ func (t *nsThread) do(f func()) {
 	<-finished
 }
 
-// close ends the thread.
+// close ends the threads.
 func (t *nsThread) close() {
 	close(t.calls)
-	<-t.done
+	t.done.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -69,6 +70,13 @@ type SyncerOptions struct {
 	// the legacy backend every section rewrites the whole table, so
 	// splitting only costs time there.
 	SplitChains int
+	// ParallelRestores is how many iptables-restore runs may apply the
+	// independent sections of a split payload at once (sections of
+	// different services; a section always waits for those whose chains
+	// it jumps to). Zero means min(DefaultParallelRestores, GOMAXPROCS);
+	// 1 applies the sections one run after the other. Netfilter's Restore
+	// is then called from several goroutines at once.
+	ParallelRestores int
 	// OnSync, when set, is called after every sync attempt with its
 	// result. It must not block.
 	OnSync func(SyncResult)
@@ -143,6 +151,9 @@ func NewSyncer(p *Proxier, nf Netfilter, opts SyncerOptions) *Syncer {
 		if b, ok := nf.(interface{ Backend() Backend }); ok && b.Backend().Mode == BackendNFT {
 			opts.SplitChains = DefaultSplitChains
 		}
+	}
+	if opts.ParallelRestores <= 0 {
+		opts.ParallelRestores = min(DefaultParallelRestores, runtime.GOMAXPROCS(0))
 	}
 	return &Syncer{p: p, nf: nf, opts: opts, trigger: make(chan struct{}, 1)}
 }
@@ -336,7 +347,7 @@ func (s *Syncer) syncOnce(ctx context.Context) (res SyncResult) {
 	}
 	var r Restorer = s.nf
 	if s.opts.SplitChains > 0 {
-		r = splittingRestorer{r: s.nf, maxChains: s.opts.SplitChains, perRun: DefaultSectionsPerRestore}
+		r = splittingRestorer{r: s.nf, maxChains: s.opts.SplitChains, perRun: DefaultSectionsPerRestore, parallel: s.opts.ParallelRestores}
 	}
 	stats, err := s.p.SyncTo(ctx, r, false)
 	res.Stats = stats

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // DefaultSplitChains is the most chains one table section declares after
@@ -38,11 +40,34 @@ const DefaultSplitChains = 1000
 // already new while KUBE-SERVICES is still old, as during a series of
 // partial syncs; a full sync in one section avoids that at the cost above.
 func SplitPayload(payload []byte, maxChains int) []byte {
-	if maxChains <= 0 {
+	out, _, ok := splitPayloadParts(payload, maxChains)
+	if !ok {
 		return payload
 	}
-	var out []byte
+	return out
+}
+
+// splitPart is one table section of a split payload: text[start:end] of
+// the payload, and after, the index of the last earlier part that must be
+// committed before it (-1 for none). Parts of different tables, and parts
+// of one table whose chains do not jump to each other's, do not depend on
+// each other; a part that deletes stale chains comes after every earlier
+// part of its table.
+type splitPart struct {
+	start, end int
+	after      int
+}
+
+// splitPayloadParts is SplitPayload, with the split payload's table
+// sections and their order constraints; ok is false when no section was
+// split (the payload is then to be applied as it is).
+func splitPayloadParts(payload []byte, maxChains int) (out []byte, parts []splitPart, ok bool) {
+	if maxChains <= 0 {
+		return nil, nil, false
+	}
+	out = make([]byte, 0, len(payload)+len(payload)/maxChains*16)
 	changed := false
+	lastOfTable := map[string]int{}
 	rest := payload
 	for len(rest) > 0 {
 		// One section: "*table" ... "COMMIT".
@@ -52,17 +77,25 @@ func SplitPayload(payload []byte, maxChains int) []byte {
 		}
 		section := rest[:end+len("\nCOMMIT\n")]
 		rest = rest[len(section):]
-		if split, ok := splitSection(section, maxChains); ok {
-			out = append(out, split...)
+		table := string(section[:bytes.IndexByte(section, '\n')])
+		base, seen := lastOfTable[table]
+		if !seen {
+			base = -1
+		}
+		var split bool
+		if out, parts, split = splitSection(out, parts, section, maxChains, base); split {
 			changed = true
 		} else {
+			start := len(out)
 			out = append(out, section...)
+			parts = append(parts, splitPart{start: start, end: len(out), after: base})
 		}
+		lastOfTable[table] = len(parts) - 1
 	}
 	if !changed || len(rest) > 0 {
-		return payload
+		return nil, nil, false
 	}
-	return out
+	return out, parts, true
 }
 
 type splitChain struct {
@@ -75,10 +108,15 @@ type splitChain struct {
 	deleted bool
 	depth   int // -1 unknown, -2 visiting
 	order   int
+	part    int // index of the part it is written in
 }
 
-// splitSection splits one table section; ok is false when it is kept.
-func splitSection(section []byte, maxChains int) ([]byte, bool) {
+// splitSection splits one table section, appending its parts to out and
+// parts; base is the index of the last earlier part of the same table (-1
+// for none). ok is false when the section is kept as it is; out and parts
+// are then returned unchanged.
+func splitSection(out []byte, parts []splitPart, section []byte, maxChains int, base int) ([]byte, []splitPart, bool) {
+	keep := func() ([]byte, []splitPart, bool) { return out, parts, false }
 	lines := bytes.Split(section[:len(section)-1], []byte("\n"))
 	header := lines[0]
 	lines = lines[1 : len(lines)-1] // without "*table" and "COMMIT"
@@ -101,11 +139,11 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 		case l[0] == ':':
 			sp := bytes.IndexByte(l, ' ')
 			if sp < 2 || !bytes.HasPrefix(l[sp:], []byte(" - ")) {
-				return nil, false // a built-in chain's policy
+				return keep() // a built-in chain's policy
 			}
 			c := get(l[1:sp])
 			if c.decl != nil {
-				return nil, false
+				return keep()
 			}
 			c.decl = l
 			declared++
@@ -123,11 +161,11 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 			get(bytes.TrimSpace(l[3:])).deleted = true
 			deletes = append(deletes, l)
 		default:
-			return nil, false
+			return keep()
 		}
 	}
 	if declared <= maxChains {
-		return nil, false
+		return keep()
 	}
 	for _, c := range order {
 		for _, t := range c.deps {
@@ -161,11 +199,11 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 	var live, stale []*splitChain
 	for _, c := range order {
 		if depth(c) < 0 {
-			return nil, false
+			return keep()
 		}
 		if c.deleted {
 			if len(c.rules) > 0 {
-				return nil, false
+				return keep()
 			}
 			c.idx = -1
 			stale = append(stale, c)
@@ -176,10 +214,27 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 	}
 	units, ok := splitUnits(live)
 	if !ok {
-		return nil, false
+		return keep()
 	}
-	out := make([]byte, 0, len(section)+len(section)/maxChains*16)
 	writeSection := func(cs []*splitChain, last bool) {
+		idx := len(parts)
+		after := base
+		if last {
+			// Stale chains are deleted only once no earlier part's
+			// chains jump to them.
+			after = idx - 1
+		}
+		for _, c := range cs {
+			c.part = idx
+		}
+		for _, c := range cs {
+			for _, tc := range c.targets {
+				if tc.part != idx && tc.idx >= 0 {
+					after = max(after, tc.part)
+				}
+			}
+		}
+		start := len(out)
 		out = append(out, header...)
 		out = append(out, '\n')
 		for _, c := range cs {
@@ -207,6 +262,7 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 			}
 		}
 		out = append(out, "COMMIT\n"...)
+		parts = append(parts, splitPart{start: start, end: len(out), after: after})
 	}
 	var cur []*splitChain
 	for i, u := range units {
@@ -219,7 +275,7 @@ func splitSection(section []byte, maxChains int) ([]byte, bool) {
 			writeSection(cur, true)
 		}
 	}
-	return out, true
+	return out, parts, true
 }
 
 // splitHubDegree is the number of jumps to or from a chain above which it
@@ -344,6 +400,15 @@ func jumpTarget(rule []byte) string {
 	return ""
 }
 
+// DefaultParallelRestores is how many iptables-restore runs of one wave of
+// a split payload run at once when SyncerOptions.ParallelRestores is zero
+// (at most this many, and no more than GOMAXPROCS). The kernel commits
+// one transaction at a time, but the restore tool's parsing and cache
+// work of one run overlaps another's commit: on the project's 2-core
+// machine a 10,000 x 10 full apply went from 9.4 s to 7.0-7.4 s with two
+// runs at a time (3 and 4 gave the same as 2).
+const DefaultParallelRestores = 4
+
 // DefaultSectionsPerRestore is how many table sections of a split payload
 // one iptables-restore run applies. iptables-nft 1.8.9 keeps every chain
 // it met in a cache that later sections of the same run search; starting
@@ -353,39 +418,97 @@ func jumpTarget(rule []byte) string {
 const DefaultSectionsPerRestore = 10
 
 // splittingRestorer applies payloads through SplitPayload, in runs of at
-// most perRun table sections. Each section commits on its own whether or
-// not it shares a run, so the runs change nothing but the time; the first
-// failing run stops the rest, and its *RestoreError numbers the lines of
+// most perRun table sections, up to parallel runs at a time. Each section
+// commits on its own whether or not it shares a run, so the runs change
+// nothing but the time. Sections are applied in waves: a wave is a series
+// of consecutive sections none of which depends on another of the same
+// wave (for kube-proxy's layout: the chains of different services), and
+// a wave starts when the one before it has been committed. After the
+// first failing run no further run starts; the error of the earliest
+// failing run is returned, and its *RestoreError numbers the lines of
 // that run.
 type splittingRestorer struct {
 	r         Restorer
 	maxChains int
 	perRun    int
+	parallel  int
 }
 
 func (s splittingRestorer) Restore(ctx context.Context, payload []byte) error {
-	split := SplitPayload(payload, s.maxChains)
-	if s.perRun <= 0 || len(split) == len(payload) && bytes.Equal(split, payload) {
+	split, parts, ok := splitPayloadParts(payload, s.maxChains)
+	if !ok {
+		return s.r.Restore(ctx, payload)
+	}
+	if s.perRun <= 0 {
 		return s.r.Restore(ctx, split)
 	}
-	commit := []byte("\nCOMMIT\n")
-	for len(split) > 0 {
-		end := 0
-		for range s.perRun {
-			i := bytes.Index(split[end:], commit)
-			if i < 0 {
-				end = len(split)
-				break
-			}
-			end += i + len(commit)
-			if end == len(split) {
-				break
-			}
-		}
-		if err := s.r.Restore(ctx, split[:end]); err != nil {
+	for _, runs := range splitWaves(parts, s.perRun) {
+		if err := s.applyWave(ctx, split, parts, runs); err != nil {
 			return err
 		}
-		split = split[end:]
+	}
+	return nil
+}
+
+// splitWaves groups parts into waves of runs: each run is [first, last]
+// part indexes of at most perRun consecutive parts, and within a wave no
+// part depends on another part of the same wave.
+func splitWaves(parts []splitPart, perRun int) [][][2]int {
+	var waves [][][2]int
+	var wave [][2]int
+	waveStart := 0
+	for i, p := range parts {
+		if i > 0 && p.after >= waveStart {
+			waves = append(waves, wave)
+			wave, waveStart = nil, i
+		}
+		if n := len(wave); n > 0 && wave[n-1][1]-wave[n-1][0]+1 < perRun {
+			wave[n-1][1] = i
+		} else {
+			wave = append(wave, [2]int{i, i})
+		}
+	}
+	if len(wave) > 0 {
+		waves = append(waves, wave)
+	}
+	return waves
+}
+
+// applyWave applies the runs of one wave, up to s.parallel at a time.
+func (s splittingRestorer) applyWave(ctx context.Context, split []byte, parts []splitPart, runs [][2]int) error {
+	run := func(i int) error {
+		return s.r.Restore(ctx, split[parts[runs[i][0]].start:parts[runs[i][1]].end])
+	}
+	if s.parallel <= 1 || len(runs) == 1 {
+		for i := range runs {
+			if err := run(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(runs))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range min(s.parallel, len(runs)) {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(runs) {
+					return
+				}
+				if errs[i] = run(i); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
