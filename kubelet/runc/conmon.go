@@ -27,8 +27,7 @@ type conmonSync struct {
 // to the log in the CRI format and its exit code to the exit directory, and
 // outlives this process. It returns the PIDs of conmon and of the container's
 // process once runc create is done, or runc's error.
-func (r *Runtime) runConmon(ctx context.Context, c *containerRecord) (conmonPID, initPID int, err error) {
-	bundle := r.bundleDir(c.ID)
+func (r *Runtime) runConmon(ctx context.Context, c *containerRecord, bundle string) (conmonPID, initPID int, err error) {
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return 0, 0, err

@@ -61,7 +61,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, config 
 	switch {
 	case !ok:
 		return "", fmt.Errorf("CreateContainer %q: sandbox %q: %w", config.Name, sandboxID, kubelet.ErrNotFound)
-	case sbCopy.State != kubelet.SandboxReady:
+	case sbCopy.State != kubelet.SandboxReady || r.pauseExited(&sbCopy):
 		return "", fmt.Errorf("CreateContainer %q: sandbox %q is not ready: %w", config.Name, sandboxID, kubelet.ErrInvalidState)
 	case dup:
 		return "", fmt.Errorf("container %q attempt %d in sandbox %q: %w", config.Name, config.Attempt, sandboxID, kubelet.ErrAlreadyExists)
@@ -182,7 +182,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	if ok {
 		cp = *rec
 		sb := r.sandboxes[rec.SandboxID]
-		sbReady = sb != nil && sb.State == kubelet.SandboxReady
+		sbReady = sb != nil && sb.State == kubelet.SandboxReady && !r.pauseExited(sb)
 		busy = r.starting[containerID]
 		if !busy {
 			r.starting[containerID] = true
@@ -202,7 +202,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	case !sbReady:
 		return fmt.Errorf("start container %q: sandbox %q is not ready: %w", containerID, cp.SandboxID, kubelet.ErrInvalidState)
 	}
-	conmonPID, initPID, err := r.runConmon(ctx, &cp)
+	conmonPID, initPID, err := r.runConmon(ctx, &cp, r.bundleDir(containerID))
 	if err != nil {
 		// A cancelled wait may leave a container runc did create.
 		r.deleteRuncState(context.WithoutCancel(ctx), containerID)

@@ -94,10 +94,17 @@
 // Where this runtime differs from containerd or CRI-O with the kubelet, and
 // why:
 //
-//   - There is no pause container: the pod's namespaces are kept by bind
-//     mounts. Consequently shareProcessNamespace is not supported (each
-//     container gets its own PID namespace) since a PID namespace cannot be
-//     kept without a process.
+//   - A pod's network, IPC and UTS namespaces are kept by bind mounts, not
+//     by a pause container. Only a pod with shareProcessNamespace gets a
+//     pause process, since a PID namespace cannot outlive its PID 1: the
+//     image is Options.PauseImage (without one such pods are refused with
+//     ErrNoPauseImage), run through conmon and runc like a container, and
+//     the pod's containers join its PID namespace. As with the CRI
+//     runtimes, the sandbox is reported NotReady once the pause process
+//     died (the kernel kills the rest of the namespace with it). Unlike the
+//     kubelet, the pause process keeps the runtime's oom_score_adj instead
+//     of -998, which an unprivileged-resource root (no CAP_SYS_RESOURCE)
+//     could not set.
 //   - Images are not pulled: an ImageStore resolves references to unpacked
 //     root filesystems. imagePullPolicy is not consulted; a missing image is
 //     ErrImagePull (then ImagePullBackOff in the engine).

@@ -21,6 +21,9 @@ var (
 	// ErrNetwork: the CNI plugins failed to set up or tear down the pod
 	// network.
 	ErrNetwork = errors.New("pod network")
+	// ErrNoPauseImage: a pod shares its PID namespace
+	// (shareProcessNamespace) but Options.PauseImage is not set.
+	ErrNoPauseImage = errors.New("shareProcessNamespace needs a pause image (Options.PauseImage)")
 	// ErrExecTimeout: an ExecSync command ran longer than its timeout and
 	// was killed. It is kubelet.ErrExecTimeout, which probes count as a
 	// failure.

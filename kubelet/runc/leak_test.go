@@ -10,6 +10,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/nodekit/nodekit/kubelet"
 )
@@ -24,6 +25,8 @@ func TestNoLeftoversAfterManyPods(t *testing.T) {
 	}
 	before := rootNetworkSnapshot(t)
 	env := newTestEnv(t, true)
+	env.opts.PauseImage = testImage
+	env.opts.PauseCommand = pauseArgs
 	r := env.newRuntime(t)
 	e := startEngine(t, r, kubelet.Options{})
 	ctx := context.Background()
@@ -34,6 +37,9 @@ func TestNoLeftoversAfterManyPods(t *testing.T) {
 			[]string{"sh", "-c", "echo $RANDOM > /cache/x; exit 1"},
 		)
 		pod.UID = types.UID("leak-uid-" + strconv.Itoa(i))
+		// Every other pod shares its PID namespace, held by a pause
+		// process.
+		pod.Spec.ShareProcessNamespace = ptr.To(i%2 == 1)
 		grace := int64(0)
 		pod.Spec.TerminationGracePeriodSeconds = &grace
 		size := resource.MustParse("8Mi")

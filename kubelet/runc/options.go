@@ -59,6 +59,18 @@ type Options struct {
 	// SeccompDefault makes RuntimeDefault the seccomp profile of containers
 	// that set none (the kubelet's --seccomp-default).
 	SeccompDefault bool
+	// PauseImage is the image of the pause process that the sandbox of a
+	// pod with shareProcessNamespace runs as PID 1 of the pod's PID
+	// namespace, which the pod's containers then join (the kubelet's pause
+	// container; for example registry.k8s.io/pause unpacked into Images,
+	// whose /pause reaps the orphans of the namespace). Pods that do not
+	// share their PID namespace need no pause process. Empty: the sandbox
+	// of a pod with shareProcessNamespace fails to be created, with an
+	// error wrapping ErrNoPauseImage.
+	PauseImage string
+	// PauseCommand, when set, replaces the entrypoint and cmd of the pause
+	// image (tests run busybox's sh as a pause).
+	PauseCommand []string
 	// PidsLimit is each container's pids.max; zero means no limit.
 	PidsLimit int64
 	// ShmSize is the size of each pod's /dev/shm tmpfs; zero means

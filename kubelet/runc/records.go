@@ -18,6 +18,8 @@ import (
 //	<root>/sandboxes/<id>/sandbox.json the sandbox record
 //	<root>/sandboxes/<id>/netns, ipc, uts   namespace bind mounts
 //	<root>/sandboxes/<id>/shm/         the pod's /dev/shm (tmpfs)
+//	<root>/sandboxes/<id>/pause/       the pause container's bundle (pods
+//	                                   with shareProcessNamespace)
 //	<root>/containers/<id>/            the OCI bundle: config.json, rootfs/
 //	                                   (overlay), upper/, work/, container.json,
 //	                                   conmon.pid, pidfile
@@ -62,6 +64,20 @@ type sandboxRecord struct {
 	// Network is set while the CNI network is attached (ADD succeeded and
 	// no DEL yet).
 	Network bool `json:"network,omitempty"`
+	// Pause is the pause process of a sandbox that shares its PID
+	// namespace (shareProcessNamespace); nil otherwise.
+	Pause *pauseRecord `json:"pause,omitempty"`
+}
+
+// pauseRecord is the pause container of a sandbox: runc container ID (its
+// bundle is the sandbox's pause directory), the process whose PID
+// namespace the pod's containers join, and its conmon. It is recorded
+// before conmon runs, so that a crash in the middle still gets its runc
+// state deleted.
+type pauseRecord struct {
+	ID        string `json:"id"`
+	PID       int    `json:"pid,omitempty"`
+	ConmonPID int    `json:"conmonPID,omitempty"`
 }
 
 // containerRecord is a container as persisted in container.json, plus its

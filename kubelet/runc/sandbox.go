@@ -19,11 +19,13 @@ import (
 )
 
 // RunPodSandbox implements kubelet.Runtime: it creates the pod's network,
-// IPC and UTS namespaces (as bind mounts below the sandbox directory; no pause
-// process), attaches the network namespace to the CNI networks, mounts the
-// pod's /dev/shm and its Memory-medium emptyDirs, and writes the pod's
-// /etc/hosts, /etc/hostname and /etc/resolv.conf. On failure everything done so
-// far is undone.
+// IPC and UTS namespaces (as bind mounts below the sandbox directory),
+// attaches the network namespace to the CNI networks, mounts the pod's
+// /dev/shm and its Memory-medium emptyDirs, and writes the pod's
+// /etc/hosts, /etc/hostname and /etc/resolv.conf. A pod with
+// shareProcessNamespace also gets a pause process (Options.PauseImage) as
+// PID 1 of the PID namespace its containers join; other pods have none. On
+// failure everything done so far is undone.
 func (r *Runtime) RunPodSandbox(ctx context.Context, config *kubelet.SandboxConfig) (string, error) {
 	if config == nil || config.PodUID == "" || config.PodName == "" || config.PodNamespace == "" {
 		return "", fmt.Errorf("RunPodSandbox: pod UID, name and namespace are required: %w", ErrInvalidOptions)
@@ -107,6 +109,11 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 		if err := oci.WritePodFiles(ctx, pod, opts, r.opts.DNS, "/etc/hosts"); err != nil {
 			return err
 		}
+		if sharesPIDNamespace(pod) {
+			if err := r.startPause(ctx, sb); err != nil {
+				return err
+			}
+		}
 	}
 	sb.State = kubelet.SandboxReady
 	if err := writeJSON(filepath.Join(dir, fileSandbox), sb); err != nil {
@@ -142,6 +149,9 @@ func (r *Runtime) netnsPath(sb *sandboxRecord) string {
 // removes its directory. Containers must be gone already.
 func (r *Runtime) cleanUpSandbox(ctx context.Context, sb *sandboxRecord) error {
 	var errs []error
+	if err := r.removePause(ctx, sb); err != nil {
+		errs = append(errs, err)
+	}
 	if err := r.detachNetwork(ctx, sb); err != nil {
 		errs = append(errs, err)
 	}
@@ -179,6 +189,9 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
 	r.mu.Lock()
 	cp := *sb
 	r.mu.Unlock()
+	if err := r.stopPause(ctx, &cp); err != nil {
+		return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
+	}
 	if err := r.detachNetwork(ctx, &cp); err != nil {
 		return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
 	}
@@ -257,7 +270,7 @@ func (r *Runtime) PodSandboxStatus(_ context.Context, sandboxID string) (*kubele
 	if !ok {
 		return nil, fmt.Errorf("sandbox %q: %w", sandboxID, kubelet.ErrNotFound)
 	}
-	return sandboxStatus(sb), nil
+	return r.sandboxStatus(sb), nil
 }
 
 // ListPodSandboxes implements kubelet.Runtime.
@@ -266,23 +279,32 @@ func (r *Runtime) ListPodSandboxes(_ context.Context, filter kubelet.SandboxFilt
 	defer r.mu.Unlock()
 	var out []*kubelet.SandboxStatus
 	for _, sb := range r.sandboxes {
-		if (filter.PodUID != "" && sb.PodUID != filter.PodUID) || (filter.State != "" && sb.State != filter.State) {
+		if (filter.PodUID != "" && sb.PodUID != filter.PodUID) || (filter.State != "" && r.sandboxState(sb) != filter.State) {
 			continue
 		}
-		out = append(out, sandboxStatus(sb))
+		out = append(out, r.sandboxStatus(sb))
 	}
 	slices.SortFunc(out, func(a, b *kubelet.SandboxStatus) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
 }
 
-func sandboxStatus(sb *sandboxRecord) *kubelet.SandboxStatus {
+// sandboxState is the state of sb: NotReady once stopped, or once its
+// pause process died.
+func (r *Runtime) sandboxState(sb *sandboxRecord) kubelet.SandboxState {
+	if sb.State == kubelet.SandboxReady && r.pauseExited(sb) {
+		return kubelet.SandboxNotReady
+	}
+	return sb.State
+}
+
+func (r *Runtime) sandboxStatus(sb *sandboxRecord) *kubelet.SandboxStatus {
 	return &kubelet.SandboxStatus{
 		ID:           sb.ID,
 		PodUID:       sb.PodUID,
 		PodName:      sb.PodName,
 		PodNamespace: sb.PodNamespace,
 		Attempt:      sb.Attempt,
-		State:        sb.State,
+		State:        r.sandboxState(sb),
 		CreatedAt:    sb.CreatedAt,
 		IPs:          slices.Clone(sb.IPs),
 		HostNetwork:  sb.HostNetwork,
@@ -329,7 +351,7 @@ func (r *Runtime) specOptions(sb *sandboxRecord, containerID string) oci.Options
 		Layout:         &oci.Layout{Root: r.kubeletRoot()},
 		Objects:        r.opts.Objects,
 		SeccompDefault: r.opts.SeccompDefault,
-		Sandbox:        oci.Sandbox{ID: sb.ID},
+		Sandbox:        oci.Sandbox{ID: sb.ID, PIDNamespacePath: pidNamespacePath(sb)},
 	}
 	if o.Objects == nil {
 		o.Objects = oci.MapObjectSource{}

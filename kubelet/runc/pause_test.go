@@ -1,0 +1,128 @@
+package runc
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/nodekit/nodekit/kubelet"
+)
+
+// pauseArgs is the pause process of the tests: busybox sleep (a real pause
+// also reaps orphans).
+var pauseArgs = []string{"sleep", "2147483647"}
+
+// TestSharedProcessNamespace runs a pod with shareProcessNamespace: its
+// containers see each other's processes and the pause process as PID 1; a
+// pod without it sees only its own; a dead pause makes the sandbox not
+// ready; removal leaves nothing behind.
+func TestSharedProcessNamespace(t *testing.T) {
+	e := newTestEnv(t, false)
+	e.opts.PauseImage = testImage
+	e.opts.PauseCommand = pauseArgs
+	r := e.newRuntime(t)
+	ctx := context.Background()
+
+	run := func(name string, share bool) (string, []string) {
+		t.Helper()
+		pod := testPod(name, []string{"sleep", "3600"}, []string{"sleep", "3601"})
+		pod.Spec.HostNetwork = true
+		pod.Spec.ShareProcessNamespace = ptr.To(share)
+		sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for i := range pod.Spec.Containers {
+			id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, i, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.StartContainer(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		return sbID, ids
+	}
+	exec := func(id string, cmd ...string) string {
+		t.Helper()
+		res, err := r.ExecSync(ctx, id, cmd, 10*time.Second)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("exec %v: %+v, %v", cmd, res, err)
+		}
+		return string(res.Stdout)
+	}
+
+	sbID, ids := run("shared", true)
+	ps := exec(ids[1], "ps", "-o", "pid,args")
+	for _, want := range []string{"1 sleep 2147483647", "sleep 3600", "sleep 3601"} {
+		if !strings.Contains(ps, want) {
+			t.Errorf("ps in the second container lacks %q:\n%s", want, ps)
+		}
+	}
+	if got := exec(ids[0], "cat", "/proc/1/cmdline"); got != "sleep\x002147483647\x00" {
+		t.Errorf("PID 1 of the first container runs %q, want the pause process", got)
+	}
+	_, own := run("isolated", false)
+	ps = exec(own[1], "ps", "-o", "pid,args")
+	if strings.Contains(ps, "sleep 3600") || strings.Contains(ps, "2147483647") || !strings.Contains(ps, "1 sleep 3601") {
+		t.Errorf("ps in a pod without shareProcessNamespace:\n%s", ps)
+	}
+
+	// The pause process dies: the sandbox is not ready, and the kernel
+	// killed the rest of the PID namespace with it.
+	sb, err := r.sandbox(sbID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(sb.Pause.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "sandbox not ready", func() bool {
+		st, err := r.PodSandboxStatus(ctx, sbID)
+		return err == nil && st.State == kubelet.SandboxNotReady
+	})
+	for _, id := range ids {
+		waitFor(t, 10*time.Second, "container killed with the pause process", func() bool {
+			st, err := r.ContainerStatus(ctx, id)
+			return err == nil && st.State == kubelet.ContainerExited
+		})
+	}
+	if sbs, _ := r.ListPodSandboxes(ctx, kubelet.SandboxFilter{State: kubelet.SandboxReady}); len(sbs) != 1 {
+		t.Errorf("%d ready sandboxes, want only the isolated pod's", len(sbs))
+	}
+
+	pauseID := sb.Pause.ID
+	if err := r.RemovePodSandbox(ctx, sbID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(r.runcRoot(), pauseID), r.exitFile(pauseID), r.sandboxDir(sbID)} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left after RemovePodSandbox (%v)", p, err)
+		}
+	}
+}
+
+func TestSharedProcessNamespaceNeedsPauseImage(t *testing.T) {
+	e := newTestEnv(t, false)
+	r := e.newRuntime(t)
+	pod := testPod("nopause", []string{"sleep", "3600"})
+	pod.Spec.HostNetwork = true
+	pod.Spec.ShareProcessNamespace = ptr.To(true)
+	_, err := r.RunPodSandbox(context.Background(), sandboxConfig(pod))
+	if !errors.Is(err, ErrNoPauseImage) {
+		t.Fatalf("RunPodSandbox = %v, want ErrNoPauseImage", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(e.root, dirSandboxes))
+	if len(entries) != 0 {
+		t.Errorf("a refused sandbox left %d directories", len(entries))
+	}
+}
