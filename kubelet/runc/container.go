@@ -295,6 +295,12 @@ func (r *Runtime) observe(id string) (containerRecord, bool) {
 	}
 	cp.Exited = true
 	cp.ExitCode = code
+	// The exit file's time comes from the kernel's coarse clock, which
+	// lags time.Now by up to a tick: a process that exits at once can
+	// seem to end before the start time taken ahead of runc start.
+	if finished.Before(cp.StartedAt) {
+		finished = cp.StartedAt
+	}
 	cp.FinishedAt = finished
 	switch {
 	case oomKilled(r.opts.CgroupFSRoot, cp.CgroupsPath):

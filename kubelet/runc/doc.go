@@ -109,8 +109,12 @@
 //     root filesystems. imagePullPolicy is not consulted; a missing image is
 //     ErrImagePull (then ImagePullBackOff in the engine).
 //   - Only the cgroupfs layout is produced (cgroupsPath below
-//     Options.CgroupRoot); pod-level cgroup limits are not set, the pod's
-//     cgroup is only the parent of its containers'.
+//     Options.CgroupRoot), not the systemd driver's. RunPodSandbox writes
+//     the pod's own cgroup (".../pod<uid>") with the limits the kubelet's
+//     pod container manager writes (kubelet.PodResources), which the
+//     kubelet does itself with the CRI runtimes; the QoS-level cgroups
+//     (kubepods/burstable, kubepods/besteffort) get no shares of their
+//     own, and the pod's limits are not updated while it runs.
 //   - When overlayfs cannot be mounted (no overlay module, an upper directory
 //     on a filesystem overlayfs refuses), each container gets a copy of the
 //     image (cp -a --reflink=auto): correct but slower and larger.

@@ -125,4 +125,9 @@ func TestSharedProcessNamespaceNeedsPauseImage(t *testing.T) {
 	if len(entries) != 0 {
 		t.Errorf("a refused sandbox left %d directories", len(entries))
 	}
+	for _, h := range cgroupHierarchies(DefaultCgroupFSRoot) {
+		if _, err := os.Stat(filepath.Join(h, e.cgroupRoot, sandboxConfig(pod).CgroupParent)); err == nil {
+			t.Errorf("a refused sandbox left its pod cgroup in %s", h)
+		}
+	}
 }

@@ -54,6 +54,11 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, config *kubelet.SandboxConf
 		if cerr := r.cleanUpSandbox(context.WithoutCancel(ctx), sb); cerr != nil {
 			r.opts.Logger.Error("undo failed sandbox", "pod", sb.PodNamespace+"/"+sb.PodName, "err", cerr)
 		}
+		if r.podCgroupUnused(sb) {
+			if cerr := removeCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, sb.CgroupParent)); cerr != nil {
+				r.opts.Logger.Error("undo pod cgroup", "pod", sb.PodNamespace+"/"+sb.PodName, "err", cerr)
+			}
+		}
 		return "", fmt.Errorf("RunPodSandbox %s/%s: %w", sb.PodNamespace, sb.PodName, err)
 	}
 	return id, nil
@@ -62,6 +67,9 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, config *kubelet.SandboxConf
 func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *kubelet.SandboxConfig) error {
 	dir := r.sandboxDir(sb.ID)
 	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	if err := r.setPodCgroup(sb, config.Pod); err != nil {
 		return err
 	}
 	ns, err := createPodNamespaces(dir, !sb.HostNetwork, !sb.HostIPC, !sb.HostNetwork, sb.Hostname)
@@ -123,6 +131,22 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 	r.sandboxes[sb.ID] = sb
 	r.mu.Unlock()
 	return nil
+}
+
+// podCgroupUnused reports whether sb's parent cgroup is the pod's own
+// (".../pod<uid>") and no sandbox of the pod is left to use it.
+func (r *Runtime) podCgroupUnused(sb *sandboxRecord) bool {
+	if !strings.HasPrefix(path.Base(sb.CgroupParent), "pod") {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.sandboxes {
+		if o.PodUID == sb.PodUID {
+			return false
+		}
+	}
+	return true
 }
 
 // tmpfsSize reads "size=N" from tmpfs mount options.

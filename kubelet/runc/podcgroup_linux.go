@@ -1,0 +1,80 @@
+package runc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/nodekit/nodekit/kubelet"
+)
+
+// setPodCgroup creates the pod's own cgroup (a SandboxConfig.CgroupParent
+// of the kubelet's layout, ".../pod<uid>") and writes the pod-level limits
+// the kubelet writes there (kubelet.PodResources): cpu.shares, the CFS
+// quota and the memory limit on cgroup v1; cpu.weight, cpu.max and
+// memory.max on v2. Other parents are left alone.
+func (r *Runtime) setPodCgroup(sb *sandboxRecord, pod *v1.Pod) error {
+	if pod == nil || !strings.HasPrefix(path.Base(sb.CgroupParent), "pod") {
+		return nil
+	}
+	if err := writePodCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, sb.CgroupParent), kubelet.PodResources(pod)); err != nil {
+		return fmt.Errorf("pod cgroup %s: %w", sb.CgroupParent, err)
+	}
+	return nil
+}
+
+// writePodCgroup writes cfg to the cgroup cgroupPath of the hierarchies
+// mounted below fsRoot, creating it.
+func writePodCgroup(fsRoot, cgroupPath string, cfg kubelet.PodResourceConfig) error {
+	type file struct{ dir, name, value string }
+	var files []file
+	if _, err := os.Stat(filepath.Join(fsRoot, "cgroup.controllers")); err == nil {
+		// cgroup v2: the controllers must be enabled in every ancestor.
+		dir := filepath.Join(fsRoot, cgroupPath)
+		parts := strings.Split(strings.Trim(path.Clean("/"+cgroupPath), "/"), "/")
+		for i := range parts {
+			parent := filepath.Join(append([]string{fsRoot}, parts[:i]...)...)
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+cpu +memory"), 0o644); err != nil {
+				return fmt.Errorf("enable cpu and memory controllers in %s: %w", parent, err)
+			}
+		}
+		files = append(files, file{dir, "cpu.weight", strconv.FormatUint(kubelet.CPUSharesToWeight(cfg.CPUShares), 10)})
+		if cfg.CPUQuota > 0 {
+			files = append(files, file{dir, "cpu.max", strconv.FormatInt(cfg.CPUQuota, 10) + " " + strconv.FormatUint(cfg.CPUPeriod, 10)})
+		}
+		if cfg.MemoryLimit > 0 {
+			files = append(files, file{dir, "memory.max", strconv.FormatInt(cfg.MemoryLimit, 10)})
+		}
+	} else {
+		cpu, memory := filepath.Join(fsRoot, "cpu", cgroupPath), filepath.Join(fsRoot, "memory", cgroupPath)
+		files = append(files, file{cpu, "cpu.shares", strconv.FormatUint(cfg.CPUShares, 10)})
+		if cfg.CPUQuota > 0 {
+			// The period first: the kernel checks the quota against it.
+			files = append(files,
+				file{cpu, "cpu.cfs_period_us", strconv.FormatUint(cfg.CPUPeriod, 10)},
+				file{cpu, "cpu.cfs_quota_us", strconv.FormatInt(cfg.CPUQuota, 10)})
+		}
+		if cfg.MemoryLimit > 0 {
+			files = append(files, file{memory, "memory.limit_in_bytes", strconv.FormatInt(cfg.MemoryLimit, 10)})
+		}
+	}
+	var errs []error
+	for _, f := range files {
+		if err := os.MkdirAll(f.dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(f.dir, f.name), []byte(f.value), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", f.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
