@@ -148,18 +148,7 @@ func TestHelperStartPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	pod := testPod("outlive", []string{"sleep", "3600"})
 	pod.Spec.HostNetwork = true
-	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.StartContainer(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	startPod(t, r, pod)
 }

@@ -247,3 +247,31 @@ func killCgroupProcesses(cgroupRoot string) int {
 	}
 	return len(killed)
 }
+
+// startPod runs pod's sandbox and creates and starts its containers, all of
+// them or the first n when n is given, and returns the sandbox's and the
+// containers' IDs.
+func startPod(t testing.TB, r *Runtime, pod *v1.Pod, n ...int) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := len(pod.Spec.Containers)
+	if len(n) > 0 {
+		count = n[0]
+	}
+	var ids []string
+	for i := range count {
+		id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, i, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.StartContainer(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return sbID, ids
+}

@@ -217,17 +217,8 @@ func TestContainerEvents(t *testing.T) {
 
 	pod := testPod("events", []string{"sh", "-c", "sleep 0.3; exit 4"})
 	pod.Spec.HostNetwork = true
-	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.StartContainer(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	sbID, ids := startPod(t, r, pod, 1)
+	id := ids[0]
 	var got []kubelet.ContainerEventType
 	timeout := time.After(20 * time.Second)
 	for len(got) < 3 {

@@ -35,22 +35,7 @@ func TestSharedProcessNamespace(t *testing.T) {
 		pod := testPod(name, []string{"sleep", "3600"}, []string{"sleep", "3601"})
 		pod.Spec.HostNetwork = true
 		pod.Spec.ShareProcessNamespace = ptr.To(share)
-		sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for i := range pod.Spec.Containers {
-			id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, i, nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := r.StartContainer(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, id)
-		}
-		return sbID, ids
+		return startPod(t, r, pod)
 	}
 	exec := func(id string, cmd ...string) string {
 		t.Helper()

@@ -95,17 +95,8 @@ func TestPodCgroupLimits(t *testing.T) {
 	if !strings.Contains(cfg.CgroupParent, "burstable/pod") {
 		t.Fatalf("cgroup parent %q", cfg.CgroupParent)
 	}
-	sbID, err := r.RunPodSandbox(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.StartContainer(ctx, id); err != nil {
-		t.Fatal(err)
-	}
+	sbID, ids := startPod(t, r, pod, 1)
+	id := ids[0]
 	podDir := filepath.Join(e.cgroupRoot, cfg.CgroupParent)
 	read := func(h, file string) string {
 		t.Helper()
