@@ -98,7 +98,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cmd := exec.Command(exe, "--manifests", manifests, "--node-name", dc.nodeName, "--state-dir", dc.stateDir,
-		"--listen", dc.listen, "--busybox-image", "busybox:latest", "--remove-on-exit")
+		"--listen", dc.listen, "--busybox-image", "busybox:latest", "--remove-on-exit",
+		"--pause-image", "busybox:latest", "--pause-command", "sleep 2147483647")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group: Ctrl-C reaches the demo, which stops the node
 	// in order.

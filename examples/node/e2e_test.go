@@ -186,6 +186,10 @@ func TestDemo(t *testing.T) {
 			t.Errorf("no table row for %s", pod)
 		}
 	}
+	// shared-pid runs with a pause process (--pause-image).
+	if !regexp.MustCompile(`(?m)^shared-pid\s+Running\s+2/2\s+0\s+10\.88\.\d+\.\d+\s`).MatchString(text) {
+		t.Error("no running table row for shared-pid (shareProcessNamespace)")
+	}
 	// web-2's readiness and liveness probes are tcpSocket probes, which
 	// reach its pod IP only from inside the node namespace: it answered
 	// above, so it turned Ready; its liveness probe never failed.

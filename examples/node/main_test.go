@@ -71,7 +71,7 @@ func TestExampleManifests(t *testing.T) {
 	for _, p := range set.Pods {
 		names = append(names, p.Name)
 	}
-	if got := strings.Join(names, " "); got != "crashloop memory-limit web-0 web-1 web-2" {
+	if got := strings.Join(names, " "); got != "crashloop memory-limit shared-pid web-0 web-1 web-2" {
 		t.Fatalf("pods %q", got)
 	}
 	if len(set.Services) != 1 || set.Services[0].Spec.ClusterIP != "10.96.0.10" || set.Services[0].Spec.Ports[0].NodePort != 30080 {

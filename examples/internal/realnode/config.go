@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/proxy"
@@ -29,6 +30,9 @@ type Config struct {
 	RemoveOnExit  bool
 	BusyboxImage  string
 	BusyboxPath   string
+	PauseImage    string
+	PauseCommand  string
+	ProbeCoalesce time.Duration
 	Verbose       bool
 
 	// ParsedNodeIP is NodeIP, parsed by Complete.
@@ -66,6 +70,9 @@ func (c *Config) Register(fs *flag.FlagSet, defaultName string) {
 	fs.BoolVar(&c.RemoveOnExit, "remove-on-exit", false, "on SIGINT/SIGTERM remove the pods (and the node namespace, or with --host-network the iptables rules) instead of leaving them running for the next start to adopt")
 	fs.StringVar(&c.BusyboxImage, "busybox-image", "", `write a busybox image under this reference (such as "busybox:latest") into the image store at start, unless it is there`)
 	fs.StringVar(&c.BusyboxPath, "busybox", runc.DefaultBusyboxPath, "statically linked busybox used by --busybox-image")
+	fs.StringVar(&c.PauseImage, "pause-image", "", "image of the pause process of pods with shareProcessNamespace (such pods are refused without one)")
+	fs.StringVar(&c.PauseCommand, "pause-command", "", `command of the pause process, words separated by spaces, replacing the pause image's (for a busybox image: "sleep 2147483647", which does not reap orphans as registry.k8s.io/pause does)`)
+	fs.DurationVar(&c.ProbeCoalesce, "probe-coalesce", 0, "run the probes of all pods on a common grid of this step (such as 100ms) to share wake-ups; 0 keeps the kubelet's own timing")
 	fs.BoolVar(&c.Verbose, "v", false, "log debug messages")
 }
 
@@ -102,6 +109,12 @@ func (c *Config) Complete() error {
 	}
 	if _, err := netip.ParsePrefix(c.PodCIDR); err != nil {
 		return UsageError{fmt.Sprintf("--pod-cidr: %v", err)}
+	}
+	if c.PauseCommand != "" && c.PauseImage == "" {
+		return UsageError{"--pause-command needs --pause-image"}
+	}
+	if c.ProbeCoalesce < 0 {
+		return UsageError{fmt.Sprintf("--probe-coalesce %s is negative", c.ProbeCoalesce)}
 	}
 	switch proxy.BackendMode(c.Backend) {
 	case proxy.BackendAuto, proxy.BackendNFT, proxy.BackendLegacy:

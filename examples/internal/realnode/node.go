@@ -10,11 +10,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nodekit/nodekit/examples/internal/agent"
 	"github.com/nodekit/nodekit/examples/internal/netns"
 	"github.com/nodekit/nodekit/kubelet"
 	"github.com/nodekit/nodekit/kubelet/oci"
+	"github.com/nodekit/nodekit/kubelet/prober"
 	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/proxy"
 	"github.com/nodekit/nodekit/stats"
@@ -74,11 +76,13 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, tune func(*agent.
 		}
 	}
 	n.Runtime, err = runc.New(filepath.Join(cfg.StateDir, "runtime"), runc.Options{
-		Images:     images,
-		CgroupRoot: cfg.CgroupRoot,
-		Network:    runc.NetworkOptions{Subnet: cfg.PodCIDR, NodeNetNSPath: netnsPath},
-		Node:       oci.NodeInfo{HostIPs: []string{nodeIP.String()}},
-		Logger:     log.With("component", "runc"),
+		Images:       images,
+		CgroupRoot:   cfg.CgroupRoot,
+		Network:      runc.NetworkOptions{Subnet: cfg.PodCIDR, NodeNetNSPath: netnsPath},
+		Node:         oci.NodeInfo{HostIPs: []string{nodeIP.String()}},
+		PauseImage:   cfg.PauseImage,
+		PauseCommand: strings.Fields(cfg.PauseCommand),
+		Logger:       log.With("component", "runc"),
 	})
 	if err != nil {
 		return nil, err
@@ -119,6 +123,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, tune func(*agent.
 		Targets:   RuncTargets(n.Runtime),
 		RunStats:  true,
 		Logger:    log,
+		Prober:    prober.Options{Coalesce: cfg.ProbeCoalesce},
 	}
 	if n.NS != nil {
 		// Probes (httpGet, tcpSocket, gRPC) and httpGet hooks go to pod
