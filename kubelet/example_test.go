@@ -171,3 +171,24 @@ func ExamplePodCgroupName() {
 	// /kubepods/burstable/pod0b5c1a3e-7d2f-4c1e-9a8b-3f6d2e1c0a9b
 	// /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0b5c1a3e_7d2f_4c1e_9a8b_3f6d2e1c0a9b.slice
 }
+
+// ExamplePodResources prints the pod-level cgroup values of a Burstable
+// pod whose app container limits CPU and memory. The kubelet writes them to
+// the pod's cgroup (cpu.shares, cpu.cfs_quota_us, memory.limit_in_bytes on
+// cgroup v1); the pod is only limited once its init container is too.
+func ExamplePodResources() {
+	pod := examplePod()
+	limits := v1.ResourceRequirements{
+		Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("250m"), v1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   v1.ResourceList{v1.ResourceCPU: resource.MustParse("1"), v1.ResourceMemory: resource.MustParse("128Mi")},
+	}
+	pod.Spec.Containers[0].Resources = limits
+	cfg := kubelet.PodResources(pod)
+	fmt.Println(kubelet.QOSClass(pod), cfg.CPUShares, cfg.CPUQuota, cfg.CPUPeriod, cfg.MemoryLimit)
+	pod.Spec.InitContainers[0].Resources = limits
+	cfg = kubelet.PodResources(pod)
+	fmt.Println(kubelet.QOSClass(pod), cfg.CPUShares, cfg.CPUQuota, cfg.CPUPeriod, cfg.MemoryLimit)
+	// Output:
+	// Burstable 256 0 0 0
+	// Burstable 256 100000 100000 134217728
+}
