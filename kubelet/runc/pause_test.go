@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/nodekit/nodekit/kubelet"
@@ -113,6 +114,56 @@ func TestSharedProcessNamespaceNeedsPauseImage(t *testing.T) {
 	for _, h := range cgroupHierarchies(DefaultCgroupFSRoot) {
 		if _, err := os.Stat(filepath.Join(h, e.cgroupRoot, sandboxConfig(pod).CgroupParent)); err == nil {
 			t.Errorf("a refused sandbox left its pod cgroup in %s", h)
+		}
+	}
+}
+
+// TestEngineRecreatesSandboxWhenPauseDies runs a shareProcessNamespace pod
+// through the engine and kills its pause process: the sandbox turns
+// NotReady, and the engine, as the kubelet does for a dead sandbox, kills
+// the pod and starts it again in a new sandbox with a new pause process.
+func TestEngineRecreatesSandboxWhenPauseDies(t *testing.T) {
+	env := newTestEnv(t, false)
+	env.opts.PauseImage = testImage
+	env.opts.PauseCommand = pauseArgs
+	r := env.newRuntime(t)
+	e := startEngine(t, r, kubelet.Options{})
+	pod := testPod("pausedies", []string{"sleep", "3600"}, []string{"sleep", "3601"})
+	pod.Spec.HostNetwork = true
+	pod.Spec.ShareProcessNamespace = ptr.To(true)
+	pod.Spec.TerminationGracePeriodSeconds = ptr.To(int64(0))
+	if err := e.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, pod.UID, 30*time.Second, "both containers running", allRunning)
+	ctx := context.Background()
+	sbs, err := r.ListPodSandboxes(ctx, kubelet.SandboxFilter{PodUID: pod.UID})
+	if err != nil || len(sbs) != 1 {
+		t.Fatalf("sandboxes %v, %v", sbs, err)
+	}
+	first, err := r.sandbox(sbs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(first.Pause.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, pod.UID, 30*time.Second, "the pod running again in a new sandbox", func(st *v1.PodStatus) bool {
+		ready, _ := r.ListPodSandboxes(ctx, kubelet.SandboxFilter{PodUID: pod.UID, State: kubelet.SandboxReady})
+		return allRunning(st) && len(ready) == 1 && ready[0].ID != first.ID
+	})
+	ready, _ := r.ListPodSandboxes(ctx, kubelet.SandboxFilter{PodUID: pod.UID, State: kubelet.SandboxReady})
+	second, err := r.sandbox(ready[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Pause == nil || second.Pause.PID == first.Pause.PID || !processAlive(second.Pause.PID) {
+		t.Errorf("new sandbox's pause %+v (old %+v)", second.Pause, first.Pause)
+	}
+	cs, _ := r.ListContainers(ctx, kubelet.ContainerFilter{PodUID: pod.UID, State: kubelet.ContainerRunning})
+	for _, c := range cs {
+		if c.SandboxID != second.ID {
+			t.Errorf("container %s runs in sandbox %s, not the new one", c.Name, c.SandboxID)
 		}
 	}
 }
