@@ -31,6 +31,10 @@ type Runtime interface {
 
 	// RunPodSandbox creates and starts a pod sandbox (network namespace, IPs)
 	// and returns its ID. The sandbox is Ready when it returns without error.
+	// A runtime may finish the pod network afterwards (its status then has
+	// no IPs yet), provided that CreateContainer still generates specs with
+	// the right IPs and StartContainer starts no process before the
+	// network is there; the engine takes the IPs of a later status.
 	RunPodSandbox(ctx context.Context, config *SandboxConfig) (string, error)
 	// StopPodSandbox stops every container of the sandbox (forcibly) and
 	// tears down its network. The sandbox becomes NotReady. Stopping a

@@ -494,6 +494,16 @@ func (s *Syncer) startContainer(ctx context.Context, ps *podState, pod *v1.Pod, 
 		return time.Time{}, fmt.Errorf("start container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
 	}
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		if len(podIPs) == 0 && !pod.Spec.HostNetwork {
+			// A runtime may have set up the pod network after
+			// RunPodSandbox returned (the runc runtime does): the
+			// started container's sandbox has its IPs now.
+			cctx, cancel := s.callCtx(ctx, 0)
+			if st, err := s.rt.PodSandboxStatus(cctx, sandboxID); err == nil {
+				podIPs = st.IPs
+			}
+			cancel()
+		}
 		podIP := ""
 		if len(podIPs) > 0 {
 			podIP = podIPs[0]

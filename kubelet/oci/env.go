@@ -138,6 +138,9 @@ func containerEnv(ctx context.Context, in *Input) ([]EnvVar, error) {
 			value = Expand(value, b.lookup)
 		case e.ValueFrom == nil:
 		case e.ValueFrom.FieldRef != nil:
+			if err := in.checkPodIPsKnown(e.ValueFrom.FieldRef); err != nil {
+				return nil, fmt.Errorf("%s: %w", field, err)
+			}
 			v, err := PodFieldValue(pod, e.ValueFrom.FieldRef, podIPs, hostIPs)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", field, err)
@@ -203,6 +206,57 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // podIPs returns the sandbox's IPs: Options.PodIPs, else the pod status.
+// needsPodIPs reports whether a field reference reads the pod's IPs.
+func needsPodIPs(ref *v1.ObjectFieldSelector) bool {
+	return ref != nil && (ref.FieldPath == "status.podIP" || ref.FieldPath == "status.podIPs")
+}
+
+// checkPodIPsKnown refuses a field reference to the pod's IPs while
+// Options.PodNetworkPending is set.
+func (in *Input) checkPodIPsKnown(ref *v1.ObjectFieldSelector) error {
+	if in.Options.PodNetworkPending && needsPodIPs(ref) {
+		return fmt.Errorf("%s: the pod's IPs are not known yet (Options.PodNetworkPending): %w", ref.FieldPath, ErrMissingOption)
+	}
+	return nil
+}
+
+// NeedsPodIPs reports whether generating container c's spec and the pod's
+// volume files needs the pod's IPs: an environment variable of c, or a
+// downward API file of a volume of the pod (plain or projected), refers
+// to status.podIP or status.podIPs. A runtime that sets up the pod
+// network while it creates containers (Options.PodNetworkPending) waits
+// for the IPs first when it does.
+func NeedsPodIPs(pod *v1.Pod, c *v1.Container) bool {
+	for i := range c.Env {
+		if vf := c.Env[i].ValueFrom; vf != nil && needsPodIPs(vf.FieldRef) {
+			return true
+		}
+	}
+	for i := range pod.Spec.Volumes {
+		vs := &pod.Spec.Volumes[i].VolumeSource
+		if vs.DownwardAPI != nil {
+			for _, it := range vs.DownwardAPI.Items {
+				if needsPodIPs(it.FieldRef) {
+					return true
+				}
+			}
+		}
+		if vs.Projected != nil {
+			for _, src := range vs.Projected.Sources {
+				if src.DownwardAPI == nil {
+					continue
+				}
+				for _, it := range src.DownwardAPI.Items {
+					if needsPodIPs(it.FieldRef) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
 func (in *Input) podIPs() []string {
 	if in.Options.PodIPs != nil {
 		return in.Options.PodIPs

@@ -69,7 +69,7 @@ func WithMounts(ctx context.Context, in *Input, s *specs.Spec) error {
 		_, err := in.Options.HostFS.Stat(p)
 		return err == nil
 	}
-	if exists(files.HostsPath) && !mounted(etcHostsPath) && (len(in.podIPs()) > 0 || pod.Spec.HostNetwork) {
+	if exists(files.HostsPath) && !mounted(etcHostsPath) && (len(in.podIPs()) > 0 || pod.Spec.HostNetwork || in.Options.PodNetworkPending) {
 		mounts = append(mounts, bindMount(files.HostsPath, etcHostsPath, false, "rprivate"))
 	}
 	if c.TerminationMessagePath != "" && in.Options.Layout != nil {

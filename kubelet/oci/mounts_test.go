@@ -51,6 +51,23 @@ func TestMounts(t *testing.T) {
 			},
 		},
 		{
+			name:   "/etc/hosts while the pod network is pending",
+			mutate: func(_ *v1.Pod, o *Options) { o.PodIPs, o.PodNetworkPending = []string{}, true },
+			check: func(t *testing.T, s *specs.Spec) {
+				if m := mountAt(s, "/etc/hosts"); m == nil {
+					t.Error("no /etc/hosts mount while the pod network is pending")
+				}
+			},
+		},
+		{
+			name: "status.podIP refused while the pod network is pending",
+			mutate: func(p *v1.Pod, o *Options) {
+				o.PodIPs, o.PodNetworkPending = []string{}, true
+				p.Spec.Containers[0].Env = []v1.EnvVar{{Name: "IP", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "status.podIP"}}}}
+			},
+			wantErr: ErrMissingOption, errHas: "env[0] (IP): status.podIP",
+		},
+		{
 			name: "a /dev volume drops the standard /dev mounts",
 			mutate: func(p *v1.Pod, o *Options) {
 				p.Spec.Volumes = []v1.Volume{emptyDir}
@@ -288,5 +305,30 @@ func TestEmptyDirTmpfs(t *testing.T) {
 	}
 	if _, ok := EmptyDirTmpfs(pod, &v1.Volume{Name: "d", VolumeSource: v1.VolumeSource{EmptyDir: &v1.EmptyDirVolumeSource{}}}, layout, alloc); ok {
 		t.Error("a disk emptyDir got a tmpfs")
+	}
+}
+
+func TestNeedsPodIPs(t *testing.T) {
+	ipRef := &v1.ObjectFieldSelector{FieldPath: "status.podIPs"}
+	nameRef := &v1.ObjectFieldSelector{FieldPath: "metadata.name"}
+	for _, tc := range []struct {
+		name string
+		pod  v1.PodSpec
+		want bool
+	}{
+		{"nothing", v1.PodSpec{Containers: []v1.Container{{Name: "c"}}}, false},
+		{"env", v1.PodSpec{Containers: []v1.Container{{Name: "c", Env: []v1.EnvVar{{Name: "IP", ValueFrom: &v1.EnvVarSource{FieldRef: ipRef}}}}}}, true},
+		{"env of another field", v1.PodSpec{Containers: []v1.Container{{Name: "c", Env: []v1.EnvVar{{Name: "N", ValueFrom: &v1.EnvVarSource{FieldRef: nameRef}}}}}}, false},
+		{"downwardAPI volume", v1.PodSpec{Containers: []v1.Container{{Name: "c"}}, Volumes: []v1.Volume{{Name: "d", VolumeSource: v1.VolumeSource{
+			DownwardAPI: &v1.DownwardAPIVolumeSource{Items: []v1.DownwardAPIVolumeFile{{Path: "ip", FieldRef: ipRef}}}}}}}, true},
+		{"projected downwardAPI", v1.PodSpec{Containers: []v1.Container{{Name: "c"}}, Volumes: []v1.Volume{{Name: "d", VolumeSource: v1.VolumeSource{
+			Projected: &v1.ProjectedVolumeSource{Sources: []v1.VolumeProjection{{DownwardAPI: &v1.DownwardAPIProjection{Items: []v1.DownwardAPIVolumeFile{{Path: "ip", FieldRef: ipRef}}}}}}}}}}, true},
+		{"projected of another field", v1.PodSpec{Containers: []v1.Container{{Name: "c"}}, Volumes: []v1.Volume{{Name: "d", VolumeSource: v1.VolumeSource{
+			Projected: &v1.ProjectedVolumeSource{Sources: []v1.VolumeProjection{{DownwardAPI: &v1.DownwardAPIProjection{Items: []v1.DownwardAPIVolumeFile{{Path: "n", FieldRef: nameRef}}}}}}}}}}, false},
+	} {
+		pod := &v1.Pod{Spec: tc.pod}
+		if got := NeedsPodIPs(pod, &pod.Spec.Containers[0]); got != tc.want {
+			t.Errorf("%s: NeedsPodIPs = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

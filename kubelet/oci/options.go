@@ -61,6 +61,15 @@ type Options struct {
 	// PodIPs are the sandbox's IPs, primary first; nil means
 	// pod.Status.PodIPs.
 	PodIPs []string
+	// PodNetworkPending tells that the pod's sandbox is still getting its
+	// IPs, which a runtime may let happen while it creates containers:
+	// the kubelet-managed /etc/hosts is then mounted as for a pod with
+	// IPs (the runtime rewrites the file in place once they are known,
+	// before any container starts), and an environment variable or a
+	// downward API file that needs status.podIP or status.podIPs is
+	// refused with ErrMissingOption. NeedsPodIPs tells beforehand whether
+	// a container needs them.
+	PodNetworkPending bool
 
 	// ClusterDomain is the kubelet's --cluster-domain, for the fully
 	// qualified host name of pods with a subdomain and setHostnameAsFQDN.

@@ -144,7 +144,9 @@ func downwardAPIPayload(in *Input, payload map[string]FileProjection, items []v1
 		var err error
 		switch {
 		case it.FieldRef != nil:
-			value, err = PodFieldValue(in.Pod, it.FieldRef, in.podIPs(), in.hostIPs())
+			if err = in.checkPodIPsKnown(it.FieldRef); err == nil {
+				value, err = PodFieldValue(in.Pod, it.FieldRef, in.podIPs(), in.hostIPs())
+			}
 		case it.ResourceFieldRef != nil:
 			value, err = ResourceFieldValue(in.Pod, nil, it.ResourceFieldRef, in.Options.Node.Allocatable)
 		default:

@@ -66,6 +66,15 @@ func (r *Runtime) CreateContainer(ctx context.Context, sandboxID string, config 
 	case dup:
 		return "", fmt.Errorf("container %q attempt %d in sandbox %q: %w", config.Name, config.Attempt, sandboxID, kubelet.ErrAlreadyExists)
 	}
+	if networkPending(sbCopy.net) && oci.NeedsPodIPs(config.Pod, config.Container) {
+		// The spec or the volume files hold the pod's IP: wait for it.
+		if err := waitNetwork(ctx, sbCopy.net); err != nil {
+			return "", fmt.Errorf("CreateContainer %q of pod %s/%s: %w", config.Name, sbCopy.PodNamespace, sbCopy.PodName, err)
+		}
+		r.mu.Lock()
+		sbCopy = *sb
+		r.mu.Unlock()
+	}
 	img, err := r.opts.Images.Resolve(ctx, config.Image)
 	if err != nil {
 		if errors.Is(err, ErrImageNotFound) {
@@ -121,6 +130,9 @@ func (r *Runtime) writeBundle(ctx context.Context, sb *sandboxRecord, rec *conta
 	opts.RootfsPath = rootfs
 	if config.PodIPs != nil {
 		opts.PodIPs = config.PodIPs
+	}
+	if len(opts.PodIPs) == 0 && networkPending(sb.net) {
+		opts.PodNetworkPending = true
 	}
 	opts.RestartCount = int(config.Attempt)
 	opts.Annotations = config.Annotations
@@ -179,10 +191,14 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	rec, ok := r.containers[containerID]
 	var cp containerRecord
 	var sbReady, busy bool
+	var pendingNet *netSetup
 	if ok {
 		cp = *rec
 		sb := r.sandboxes[rec.SandboxID]
 		sbReady = sb != nil && sb.State == kubelet.SandboxReady && !r.pauseExited(sb)
+		if sb != nil {
+			pendingNet = sb.net
+		}
 		busy = r.starting[containerID]
 		if !busy {
 			r.starting[containerID] = true
@@ -214,6 +230,12 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	if err := r.save(&cp); err != nil {
 		return err
 	}
+	// The pod network may still be being set up: the process starts once
+	// it is there, and not at all if it failed.
+	if err := waitNetwork(ctx, pendingNet); err != nil {
+		r.undoCreate(context.WithoutCancel(ctx), &cp)
+		return fmt.Errorf("start container %q: %w", containerID, err)
+	}
 	// The process may exit before runc start returns: take the start time
 	// first, so that it never follows the exit file's.
 	startedAt := time.Now()
@@ -227,6 +249,24 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	}
 	r.emit(kubelet.ContainerStartedEvent, &cp)
 	return nil
+}
+
+// undoCreate deletes the runc container that conmon created for cp (its
+// process never ran) and puts the record back in the Created state, so
+// that the container is not reported as exited: used when the pod network
+// failed before the start.
+func (r *Runtime) undoCreate(ctx context.Context, cp *containerRecord) {
+	r.deleteRuncState(ctx, cp.ID)
+	r.waitProcessGone(ctx, cp.ConmonPID, r.opts.KillTimeout)
+	for _, p := range []string{r.exitFile(cp.ID), filepath.Join(r.root, dirAttach, cp.ID)} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			r.opts.Logger.Error("undo container create", "id", cp.ID, "err", err)
+		}
+	}
+	cp.RuncCreated, cp.ConmonPID, cp.InitPID = false, 0, 0
+	if err := r.save(cp); err != nil {
+		r.opts.Logger.Error("undo container create", "id", cp.ID, "err", err)
+	}
 }
 
 // startFailed records a start failure as the container's exit.

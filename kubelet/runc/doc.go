@@ -108,6 +108,14 @@
 //   - Images are not pulled: an ImageStore resolves references to unpacked
 //     root filesystems. imagePullPolicy is not consulted; a missing image is
 //     ErrImagePull (then ImagePullBackOff in the engine).
+//   - The pod network is attached after RunPodSandbox returns, while the
+//     first container is created (it saves the CNI plugins' time, about
+//     15 ms, from a pod's start). A CRI runtime attaches it before
+//     RunPodSandbox returns, so where the kubelet reports a CNI failure as
+//     a failed sandbox (the pod stays ContainerCreating), the engine here
+//     sees StartContainer fail (the container's waiting reason is
+//     RunContainerError until the next sync), then a NotReady sandbox,
+//     which it replaces as the kubelet would.
 //   - Only the cgroupfs layout is produced (cgroupsPath below
 //     Options.CgroupRoot), not the systemd driver's. RunPodSandbox writes
 //     the pod's own cgroup (".../pod<uid>") with the limits the kubelet's

@@ -64,6 +64,12 @@ type sandboxRecord struct {
 	// Network is set while the CNI network is attached (ADD succeeded and
 	// no DEL yet).
 	Network bool `json:"network,omitempty"`
+	// NetworkPending is set while the CNI ADD runs after RunPodSandbox
+	// returned; a runtime that finds it set on start lost the ADD's
+	// outcome and reports the sandbox NotReady.
+	NetworkPending bool `json:"networkPending,omitempty"`
+	// net is the ADD while it runs in this process (not persisted).
+	net *netSetup
 	// Pause is the pause process of a sandbox that shares its PID
 	// namespace (shareProcessNamespace); nil otherwise.
 	Pause *pauseRecord `json:"pause,omitempty"`

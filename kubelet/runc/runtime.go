@@ -135,6 +135,12 @@ func (r *Runtime) load() error {
 		if err != nil {
 			return fmt.Errorf("load sandbox %s: %w", e.Name(), err)
 		}
+		if sb.NetworkPending {
+			// The process that ran the CNI ADD is gone with its outcome:
+			// the engine makes a new sandbox (this one's DEL still runs).
+			sb.NetworkPending = false
+			sb.State = kubelet.SandboxNotReady
+		}
 		r.sandboxes[sb.ID] = &sb
 	}
 	cs, err := os.ReadDir(filepath.Join(r.root, dirContainers))

@@ -20,9 +20,15 @@ import (
 
 // RunPodSandbox implements kubelet.Runtime: it creates the pod's network,
 // IPC and UTS namespaces (as bind mounts below the sandbox directory),
-// attaches the network namespace to the CNI networks, mounts the pod's
-// /dev/shm and its Memory-medium emptyDirs, and writes the pod's
-// /etc/hosts, /etc/hostname and /etc/resolv.conf. A pod with
+// mounts the pod's /dev/shm and its Memory-medium emptyDirs, writes the
+// pod's /etc/hosts, /etc/hostname and /etc/resolv.conf, and starts
+// attaching the network namespace to the CNI networks. That attachment
+// finishes in the background, while the pod's first container is created:
+// until then PodSandboxStatus reports no IPs, CreateContainer waits for
+// them only for a container that needs them (oci.NeedsPodIPs), and
+// StartContainer waits before the container's process runs. If it fails,
+// the sandbox turns NotReady and StartContainer returns the error, which
+// wraps ErrNetwork. A pod with
 // shareProcessNamespace also gets a pause process (Options.PauseImage) as
 // PID 1 of the PID namespace its containers join; other pods have none. On
 // failure everything done so far is undone.
@@ -78,16 +84,13 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 	}
 	if !sb.HostNetwork {
 		// Record the attachment before ADD, so that a failure or a crash
-		// in the middle still gets its DEL.
+		// in the middle still gets its DEL. The ADD itself runs once the
+		// sandbox is set up, while its first container is created.
 		sb.Network = true
+		sb.NetworkPending = true
 		if err := writeJSON(filepath.Join(dir, fileSandbox), sb); err != nil {
 			return err
 		}
-		ips, err := r.net.setUp(ctx, sb, ns.Net)
-		if err != nil {
-			return err
-		}
-		sb.IPs = ips
 	}
 	if !sb.HostIPC {
 		if err := mountTmpfs(filepath.Join(dir, "shm"), r.opts.ShmSize, 0o1777|os.ModeSticky, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
@@ -127,9 +130,20 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 	if err := writeJSON(filepath.Join(dir, fileSandbox), sb); err != nil {
 		return err
 	}
+	var hosts *podHosts
+	if !sb.HostNetwork {
+		var err error
+		if hosts, err = r.newPodHosts(config.Pod); err != nil {
+			return err
+		}
+		sb.net = &netSetup{done: make(chan struct{})}
+	}
 	r.mu.Lock()
 	r.sandboxes[sb.ID] = sb
 	r.mu.Unlock()
+	if sb.net != nil {
+		go r.setUpNetworkAsync(sb, sb.net, ns.Net, hosts)
+	}
 	return nil
 }
 
@@ -209,6 +223,13 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
 		if err := r.killAndWait(ctx, c); err != nil {
 			return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
 		}
+	}
+	r.mu.Lock()
+	pending := sb.net
+	r.mu.Unlock()
+	// A CNI ADD still running must finish before its DEL.
+	if err := waitNetwork(ctx, pending); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
 	}
 	r.mu.Lock()
 	cp := *sb
