@@ -275,3 +275,19 @@ func startPod(t testing.TB, r *Runtime, pod *v1.Pod, n ...int) (string, []string
 	}
 	return sbID, ids
 }
+
+// createPod runs pod's sandbox and creates its first container, without
+// starting it, and returns the sandbox's and the container's IDs.
+func createPod(t testing.TB, r *Runtime, pod *v1.Pod) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sbID, id
+}

@@ -23,14 +23,7 @@ func TestContainerInfo(t *testing.T) {
 	}
 	pod := testPod("info", []string{"sleep", "3600"})
 	pod.Spec.HostNetwork = true
-	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, id := createPod(t, r, pod)
 	info, err := r.ContainerInfo(ctx, id)
 	if err != nil {
 		t.Fatal(err)

@@ -120,14 +120,7 @@ func TestPodNetworkFailure(t *testing.T) {
 	r := e.newRuntime(t)
 	ctx := context.Background()
 	pod := testPod("netfail", []string{"sleep", "3600"})
-	sbID, err := r.RunPodSandbox(ctx, sandboxConfig(pod))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := r.CreateContainer(ctx, sbID, containerConfig(pod, 0, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sbID, id := createPod(t, r, pod)
 	if err := r.StartContainer(ctx, id); !errors.Is(err, ErrNetwork) {
 		t.Fatalf("StartContainer = %v; want ErrNetwork", err)
 	}
