@@ -220,7 +220,7 @@ func (r *Runtime) StopPodSandbox(ctx context.Context, sandboxID string) error {
 		return err
 	}
 	for _, c := range r.containersOf(sandboxID) {
-		if err := r.killAndWait(ctx, c); err != nil {
+		if err := r.killAndWait(ctx, &c); err != nil {
 			return fmt.Errorf("StopPodSandbox %s: %w", sandboxID, err)
 		}
 	}
@@ -369,14 +369,16 @@ func (r *Runtime) sandbox(id string) (*sandboxRecord, error) {
 	return sb, nil
 }
 
-// containersOf returns the records of the sandbox's containers.
-func (r *Runtime) containersOf(sandboxID string) []*containerRecord {
+// containersOf returns copies of the records of the sandbox's containers
+// (save replaces a record's fields under r.mu, so a pointer to one must
+// not be read without it).
+func (r *Runtime) containersOf(sandboxID string) []containerRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*containerRecord
+	var out []containerRecord
 	for _, c := range r.containers {
 		if c.SandboxID == sandboxID {
-			out = append(out, c)
+			out = append(out, *c)
 		}
 	}
 	return out
