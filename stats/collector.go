@@ -54,6 +54,10 @@ type Options struct {
 	// DirUsage measures Target.RootfsPath and LogsPath. Default: a
 	// DirUsageCache with its defaults (1 minute TTL, 1 s budget per walk).
 	DirUsage DirUsageMeter
+	// CgroupRoot is the kubelet's --cgroup-root, the cgroup under which
+	// SyncDiscovered looks for the kubepods hierarchy (FS.DiscoverUnder).
+	// Default "/", the root of each hierarchy.
+	CgroupRoot string
 	// SystemContainers maps the names of the Summary's node system
 	// containers ("pods", "kubelet", "runtime", "misc") to cgroup paths,
 	// for example {"pods": "/kubepods"}. They are sampled with the node and

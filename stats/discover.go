@@ -42,6 +42,18 @@ const maxDiscoverDepth = 4
 // sorted by path. Conmon cgroups of CRI-O are skipped. Pod names are not in
 // cgroup names: callers fill Target.Pod from the API server or runtime.
 func (fs FS) Discover() ([]DiscoveredCgroup, error) {
+	return fs.DiscoverUnder("/")
+}
+
+// DiscoverUnder is Discover for a kubelet started with --cgroup-root
+// cgroupRoot (such as "/nodekit/node1"): it walks the kubepods hierarchy
+// below that cgroup, and the paths it returns start with cgroupRoot. "" and
+// "/" are the root of the hierarchy, as for Discover.
+func (fs FS) DiscoverUnder(cgroupRoot string) ([]DiscoveredCgroup, error) {
+	prefix := path.Clean("/" + cgroupRoot)
+	if prefix == "/" {
+		prefix = ""
+	}
 	root := fs.layout.Roots[ControllerMemory]
 	if root == "" {
 		root = fs.layout.Roots[ControllerCPUAcct]
@@ -50,13 +62,13 @@ func (fs FS) Discover() ([]DiscoveredCgroup, error) {
 		return nil, fmt.Errorf("stats: Discover: %w", ErrNoController)
 	}
 	var out []DiscoveredCgroup
-	top, err := os.ReadDir(root)
+	top, err := os.ReadDir(root + prefix)
 	if err != nil {
 		return nil, fmt.Errorf("stats: Discover: %w", err)
 	}
 	for _, e := range top {
 		if e.IsDir() && (e.Name() == cgrouplayout.KubepodsName || e.Name() == cgrouplayout.KubepodsName+".slice") {
-			out = fs.walkKubepods(root, "/"+e.Name(), 0, out)
+			out = fs.walkKubepods(root, prefix+"/"+e.Name(), 0, out)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -140,12 +152,12 @@ func firstPID(dir string) int {
 }
 
 // SyncDiscovered makes the Collector watch exactly the pod and container
-// cgroups FS.Discover finds now: new ones are added (resolve turns each into
+// cgroups FS.DiscoverUnder(Options.CgroupRoot) finds now: new ones are added (resolve turns each into
 // a Target, filling pod and container names it knows; nil resolve uses
 // DefaultTarget), vanished ones are removed. Targets registered with Add are
 // left alone. It returns the number of targets added and removed.
 func (c *Collector) SyncDiscovered(resolve func(DiscoveredCgroup) Target) (added, removed int, err error) {
-	found, err := c.fs.Discover()
+	found, err := c.fs.DiscoverUnder(c.opts.CgroupRoot)
 	if err != nil {
 		return 0, 0, err
 	}

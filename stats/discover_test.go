@@ -1,6 +1,8 @@
 package stats
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -126,5 +128,58 @@ func TestSyncDiscovered(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{v1PodPath, v1ContainerPath, "/kubepods/pod" + fixturePodUID2}, ids()); diff != "" {
 		t.Errorf("targets after removal (-want +got):\n%s", diff)
+	}
+}
+
+// TestDiscoverUnder finds the pods of a kubelet started with --cgroup-root
+// in a tree that also holds an unrelated kubepods hierarchy at the root.
+func TestDiscoverUnder(t *testing.T) {
+	root := t.TempDir()
+	const uid = "0b5c1a3e-7d2f-4c1e-9a8b-3f6d2e1c0a9b"
+	for _, dir := range []string{
+		"memory/kubepods/besteffort/pod" + uid,
+		"memory/nodekit/n1/kubepods/burstable/pod" + uid + "/abc123",
+		"cpuacct",
+	} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for file, content := range map[string]string{
+		"memory/cgroup.procs":  "1\n",
+		"cpuacct/cgroup.procs": "1\n",
+		"memory/nodekit/n1/kubepods/burstable/pod" + uid + "/abc123/cgroup.procs": "77\n",
+	} {
+		if err := os.WriteFile(filepath.Join(root, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsys, err := NewFS(filepath.Join("testdata", "v1", "proc"), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"/nodekit/n1", "nodekit/n1/"} {
+		got, err := fsys.DiscoverUnder(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []DiscoveredCgroup{
+			{Path: "/nodekit/n1/kubepods/burstable/pod" + uid, QOS: v1.PodQOSBurstable, PodUID: uid},
+			{Path: "/nodekit/n1/kubepods/burstable/pod" + uid + "/abc123", QOS: v1.PodQOSBurstable, PodUID: uid, ContainerID: "abc123", PID: 77},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("DiscoverUnder(%q) (-want +got):\n%s", prefix, diff)
+		}
+	}
+	got, err := fsys.Discover()
+	if err != nil || len(got) != 1 || got[0].QOS != v1.PodQOSBestEffort {
+		t.Errorf("Discover = %+v, %v; want the root hierarchy's one pod", got, err)
+	}
+	c, err := NewCollector(fsys, Options{CgroupRoot: "/nodekit/n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added, removed, err := c.SyncDiscovered(nil); err != nil || added != 2 || removed != 0 {
+		t.Errorf("SyncDiscovered under the cgroup root = %d added, %d removed, %v; want 2, 0", added, removed, err)
 	}
 }
