@@ -85,6 +85,9 @@ type Options struct {
 	// kubelet's own schedule, starting at the container's start (after
 	// the kubelet's start-up jitter).
 	Coalesce time.Duration
+	// Metrics receives the kubelet's prober metrics (prober_probe_total,
+	// prober_probe_duration_seconds); nil records none.
+	Metrics *Metrics
 }
 
 func (o Options) withDefaults() Options {
@@ -131,6 +134,7 @@ type Manager struct {
 	start  time.Time
 	// coalesce is Options.Coalesce, rounded; 0 when off.
 	coalesce time.Duration
+	metrics  *Metrics
 
 	mu      sync.RWMutex
 	running bool
@@ -155,6 +159,7 @@ func New(rt kubelet.Runtime, opts Options) *Manager {
 		prober:   newProber(rt, opts),
 		start:    opts.Clock.Now(),
 		coalesce: opts.Coalesce,
+		metrics:  opts.Metrics,
 		workers:  map[workerKey]*worker{},
 		results:  map[resultKey]kubelet.ProbeResult{},
 		owners:   map[string]owner{},

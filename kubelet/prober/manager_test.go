@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -39,7 +41,7 @@ type env struct {
 	latest  map[types.UID]*v1.PodStatus
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...prober.Options) *env {
 	t.Helper()
 	clk := clocktesting.NewFakeClock(epoch)
 	rt := kubelettest.NewFakeRuntime(clk)
@@ -51,7 +53,12 @@ func newEnv(t *testing.T) *env {
 		}
 		return kubelet.ExecResult{ExitCode: code, Stdout: []byte(fmt.Sprintf("exit %d", code))}, nil
 	})
-	e.m = prober.New(rt, prober.Options{Clock: clk})
+	var o prober.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Clock = clk
+	e.m = prober.New(rt, o)
 	// Past the start jitter window.
 	clk.Step(time.Minute)
 	e.s = kubelet.New(rt, kubelet.Options{Clock: clk, Probes: e.m, HostIPs: []string{"192.168.1.10"}})
@@ -435,5 +442,69 @@ func TestRunCatchesUpWithExistingPods(t *testing.T) {
 		}
 		clk.Step(time.Second)
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMetrics checks the kubelet's prober metrics: results by kind, the
+// duration of successful probes, and the series deleted with the worker.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	metrics, err := prober.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prober.NewMetrics(reg); err == nil {
+		t.Error("registering the metrics twice on one registry succeeded")
+	}
+	e := newEnv(t, prober.Options{Metrics: metrics})
+	pod := newPod("web", func(p *v1.Pod) { p.Spec.Containers[0].ReadinessProbe = execProbe(1, 1) })
+	e.setExit("app", 0)
+	if err := e.s.SetPods([]*v1.Pod{pod}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("ready", pod.UID, func(st *v1.PodStatus) bool { return condition(st, v1.PodReady) == v1.ConditionTrue })
+	e.setExit("app", 1)
+	e.eventually("not ready", pod.UID, func(st *v1.PodStatus) bool { return condition(st, v1.PodReady) == v1.ConditionFalse })
+
+	// series returns the sample values of a family by their label string.
+	series := func(name string) map[string]float64 {
+		t.Helper()
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, f := range fams {
+			if f.GetName() != name {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				var key []string
+				for _, l := range m.GetLabel() {
+					key = append(key, l.GetName()+"="+l.GetValue())
+				}
+				v := m.GetCounter().GetValue()
+				if h := m.GetHistogram(); h != nil {
+					v = float64(h.GetSampleCount())
+				}
+				out[strings.Join(key, ",")] = v
+			}
+		}
+		return out
+	}
+	base := "container=app,namespace=default,pod=web,pod_uid=" + string(pod.UID) + ",probe_type=Readiness"
+	got := series("prober_probe_total")
+	if got[base+",result=successful"] < 1 || got[base+",result=failed"] < 1 {
+		t.Errorf("prober_probe_total = %v; want successful and failed Readiness probes of web/app", got)
+	}
+	if d := series("prober_probe_duration_seconds"); d["container=app,namespace=default,pod=web,probe_type=Readiness"] < 1 {
+		t.Errorf("prober_probe_duration_seconds = %v; want observations for web/app", d)
+	}
+	if err := e.s.DeletePod(pod.UID, kubelet.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("workers gone", pod.UID, func(*v1.PodStatus) bool { return e.m.Workers() == 0 })
+	if got := series("prober_probe_total"); len(got) != 0 {
+		t.Errorf("series left after the worker stopped: %v", got)
 	}
 }

@@ -67,6 +67,7 @@ type worker struct {
 	resultRun   int
 	onHold      bool
 	requests    requestCache
+	metrics     workerMetrics
 }
 
 func newWorker(m *Manager, key workerKey, pod *v1.Pod, c *v1.Container, spec *v1.Probe) *worker {
@@ -81,6 +82,7 @@ func newWorker(m *Manager, key workerKey, pod *v1.Pod, c *v1.Container, spec *v1
 		stopCh:    make(chan struct{}, 1),
 		triggerCh: make(chan struct{}, 1),
 	}
+	w.metrics = newWorkerMetrics(m.metrics, w)
 	switch key.probeType {
 	case kubelet.ReadinessProbe:
 		w.initial = kubelet.ProbeFailure
@@ -112,6 +114,7 @@ func (w *worker) trigger() {
 func (w *worker) run(ctx context.Context) {
 	defer w.m.wg.Done()
 	defer func() {
+		w.metrics.remove()
 		w.m.removeResult(w)
 		w.m.removeWorker(w)
 	}()
@@ -232,6 +235,7 @@ func (w *worker) set(r kubelet.ProbeResult) {
 // doProbe probes the container once and records the result (the
 // kubelet's doProbe). It returns whether the worker should go on.
 func (w *worker) doProbe(ctx context.Context) bool {
+	start := time.Now()
 	src := w.m.source()
 	if src == nil {
 		return false
@@ -291,6 +295,7 @@ func (w *worker) doProbe(ctx context.Context) bool {
 		// A prober error: the result is thrown away.
 		return true
 	}
+	w.metrics.record(result, start)
 	if w.lastResult == result {
 		w.resultRun++
 	} else {

@@ -141,6 +141,13 @@ func New(opts Options) (*Agent, error) {
 	if opts.Prober.Logger == nil {
 		opts.Prober.Logger = opts.Logger.With("component", "prober")
 	}
+	if opts.Prober.Metrics == nil {
+		pmetrics, err := prober.NewMetrics(opts.Registry)
+		if err != nil {
+			return nil, fmt.Errorf("agent: prober metrics: %w", err)
+		}
+		opts.Prober.Metrics = pmetrics
+	}
 	pm := prober.New(opts.Runtime, opts.Prober)
 	opts.Engine.Probes = pm
 	p, err := proxy.New(opts.Proxy)
