@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	v1 "k8s.io/api/core/v1"
@@ -202,6 +203,12 @@ func (r *Runtime) stopPause(ctx context.Context, sb *sandboxRecord) error {
 		if _, err := r.runc(ctx, "kill", sb.Pause.ID, "SIGKILL"); err != nil && processAlive(sb.Pause.PID) {
 			return fmt.Errorf("kill pause process: %w", err)
 		}
+	}
+	// Gone once conmon reaped it and wrote its exit file: a zombie still
+	// holds its cgroup.
+	deadline := time.Now().Add(r.opts.KillTimeout)
+	for !r.pauseExited(sb) && processAlive(sb.Pause.ConmonPID) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
 	}
 	r.waitProcessGone(ctx, sb.Pause.PID, r.opts.KillTimeout)
 	if processAlive(sb.Pause.PID) {

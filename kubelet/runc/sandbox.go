@@ -147,6 +147,22 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 	return nil
 }
 
+// removePodCgroup removes a pod's cgroup, retrying for a while: the last
+// processes of its containers may not all be reaped yet when runc delete
+// returns (a cgroup holding a process that has not been released cannot
+// be removed), and the sandbox record is gone after this call, so nothing
+// would try again.
+func (r *Runtime) removePodCgroup(ctx context.Context, cgroupPath string) error {
+	deadline := time.Now().Add(r.opts.KillTimeout)
+	for {
+		err := removeCgroup(r.opts.CgroupFSRoot, cgroupPath)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // podCgroupUnused reports whether sb's parent cgroup is the pod's own
 // (".../pod<uid>") and no sandbox of the pod is left to use it.
 func (r *Runtime) podCgroupUnused(sb *sandboxRecord) bool {
@@ -298,7 +314,7 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 		// Only a pod-level cgroup of the kubelet's layout (".../pod<uid>")
 		// is the pod's own to remove.
 		if strings.HasPrefix(path.Base(cp.CgroupParent), "pod") {
-			errs = append(errs, removeCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, cp.CgroupParent)))
+			errs = append(errs, r.removePodCgroup(ctx, path.Join(r.opts.CgroupRoot, cp.CgroupParent)))
 		}
 		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("RemovePodSandbox %s: pod %s/%s: %w", sandboxID, cp.PodNamespace, cp.PodName, err)
