@@ -57,6 +57,16 @@
 // pods that carry the engine's io.nodekit.managed-by label but are not in the
 // desired set are stopped and removed, once SetPods has declared that set.
 //
+// # Metrics
+//
+// Options.Metrics (NewMetrics, on a registry the caller passes) records the
+// kubelet's own metrics of pod sync, with its names and labels:
+// kubelet_pod_worker_duration_seconds, kubelet_pod_start_duration_seconds,
+// kubelet_pleg_relist_duration_seconds, kubelet_started_pods_total,
+// kubelet_started_containers_total and their error counters, and
+// kubelet_run_podsandbox_duration_seconds. Package kubelet/prober has the
+// prober's (prober_probe_total, prober_probe_duration_seconds).
+//
 // # Concurrency
 //
 // A Syncer is safe for concurrent use: SetPods, AddPod, UpdatePod,

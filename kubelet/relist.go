@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -63,6 +64,9 @@ func observe[T any](listed []*T, id func(*T) string, obs func(*T) observation, s
 func (s *Syncer) relist(ctx context.Context) {
 	s.relistMu.Lock()
 	defer s.relistMu.Unlock()
+	if m := s.opts.Metrics; m != nil {
+		defer m.observeRelist(time.Now())
+	}
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq

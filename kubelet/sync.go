@@ -23,6 +23,8 @@ type syncInput struct {
 	refresh     bool
 	statusDirty bool
 	lastStatus  *v1.PodStatus
+	// syncType is the operation type of kubelet_pod_worker_duration_seconds.
+	syncType string
 }
 
 // errBackingOff marks a start skipped because of CrashLoopBackOff or
@@ -46,6 +48,15 @@ func (s *Syncer) prepareSyncLocked(ps *podState, in *syncInput) (context.Context
 		override: ps.graceOverride, rt: ps.rt, refresh: ps.refresh,
 		statusDirty: ps.statusDirty, lastStatus: ps.status,
 	}
+	switch {
+	case !ps.synced:
+		in.syncType = syncTypeCreate
+	case ps.specChanged:
+		in.syncType = syncTypeUpdate
+	default:
+		in.syncType = syncTypeSync
+	}
+	ps.synced, ps.specChanged = true, false
 	ps.refresh = false
 	ps.statusDirty = false
 	// Only a terminating pod's sync can be cancelled (when its grace
@@ -132,6 +143,9 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 		}
 	}
 	if !w.terminating {
+		if m := s.opts.Metrics; m != nil {
+			defer m.observeSync(in.syncType, time.Now())
+		}
 		actions := computePodActions(pod, rt, in.hashes, probeState{s.opts.Probes})
 		acted := false
 		if !actions.nothingToDo() {
@@ -273,6 +287,12 @@ func (s *Syncer) publish(ps *podState, st *v1.PodStatus) {
 		return
 	}
 	ps.status = st
+	if !ps.started && st.Phase == v1.PodRunning {
+		ps.started = true
+		if !ps.firstSeen.IsZero() {
+			s.opts.Metrics.observePodStart(s.clock.Since(ps.firstSeen))
+		}
+	}
 	if _, ok := s.pods[ps.uid]; !ok || ps.pod == nil {
 		return
 	}
@@ -338,8 +358,10 @@ func (s *Syncer) executeActions(ctx context.Context, ps *podState, pod *v1.Pod, 
 			Pod:          pod,
 		}
 		cctx, cancel := s.callCtx(ctx, 0)
+		runStart := time.Now()
 		id, err := s.rt.RunPodSandbox(cctx, cfg)
 		cancel()
+		s.opts.Metrics.sandboxRun(runStart, err)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("create sandbox for pod %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
@@ -461,10 +483,12 @@ func (s *Syncer) startContainer(ctx context.Context, ps *podState, pod *v1.Pod, 
 		InitContainer: init,
 		PodIPs:        podIPs,
 	}
+	s.opts.Metrics.containerStarting(init)
 	cctx, cancel := s.callCtx(ctx, 0)
 	id, err := s.rt.CreateContainer(cctx, sandboxID, cfg)
 	cancel()
 	if err != nil {
+		s.opts.Metrics.containerStartFailed(init, err)
 		switch {
 		case errors.Is(err, ErrImagePull):
 			if w.imagePull == nil {
@@ -490,6 +514,7 @@ func (s *Syncer) startContainer(ctx context.Context, ps *podState, pod *v1.Pod, 
 	err = s.rt.StartContainer(cctx, id)
 	cancel()
 	if err != nil {
+		s.opts.Metrics.containerStartFailed(init, err)
 		fail(ReasonRunContainerError, err.Error())
 		return time.Time{}, fmt.Errorf("start container %q of pod %s/%s: %w", c.Name, pod.Namespace, pod.Name, err)
 	}

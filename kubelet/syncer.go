@@ -75,6 +75,9 @@ type Options struct {
 	Probes ProbeResults
 	// Logger receives sync errors and decisions; default discards.
 	Logger *slog.Logger
+	// Metrics receives the kubelet's engine metrics (NewMetrics); nil
+	// records none.
+	Metrics *Metrics
 }
 
 func (o Options) withDefaults(rt Runtime) Options {
@@ -210,6 +213,14 @@ type podState struct {
 	// current.
 	settledPod *v1.Pod
 	settledRT  *podRuntime
+	// firstSeen is when SetPods first saw the pod; synced is set by its
+	// first sync, specChanged by a change of its spec since the last one
+	// (for the metrics' operation types); started once its status turned
+	// Running.
+	firstSeen   time.Time
+	synced      bool
+	specChanged bool
+	started     bool
 
 	w workerState
 }
@@ -358,7 +369,7 @@ func (s *Syncer) addOrUpdateLocked(pod *v1.Pod) error {
 	}
 	cp := pod.DeepCopy()
 	if !exists {
-		ps = &podState{uid: pod.UID}
+		ps = &podState{uid: pod.UID, firstSeen: s.clock.Now()}
 		s.pods[pod.UID] = ps
 	} else if ps.working && ps.cancel != nil && ps.grace > 0 {
 		if g := cp.DeletionGracePeriodSeconds; g != nil && *g < ps.grace {
@@ -369,6 +380,7 @@ func (s *Syncer) addOrUpdateLocked(pod *v1.Pod) error {
 	ps.hashes = hashPod(cp)
 	ps.invalid = nil
 	ps.statusDirty = true
+	ps.specChanged = exists
 	s.enqueueLocked(ps)
 	return nil
 }

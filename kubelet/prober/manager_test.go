@@ -21,6 +21,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/nodekit/nodekit/internal/metricstest"
 	"github.com/nodekit/nodekit/kubelet"
 	"github.com/nodekit/nodekit/kubelet/kubelettest"
 	"github.com/nodekit/nodekit/kubelet/prober"
@@ -466,45 +467,21 @@ func TestMetrics(t *testing.T) {
 	e.setExit("app", 1)
 	e.eventually("not ready", pod.UID, func(st *v1.PodStatus) bool { return condition(st, v1.PodReady) == v1.ConditionFalse })
 
-	// series returns the sample values of a family by their label string.
-	series := func(name string) map[string]float64 {
-		t.Helper()
-		fams, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]float64{}
-		for _, f := range fams {
-			if f.GetName() != name {
-				continue
-			}
-			for _, m := range f.GetMetric() {
-				var key []string
-				for _, l := range m.GetLabel() {
-					key = append(key, l.GetName()+"="+l.GetValue())
-				}
-				v := m.GetCounter().GetValue()
-				if h := m.GetHistogram(); h != nil {
-					v = float64(h.GetSampleCount())
-				}
-				out[strings.Join(key, ",")] = v
-			}
-		}
-		return out
-	}
 	base := "container=app,namespace=default,pod=web,pod_uid=" + string(pod.UID) + ",probe_type=Readiness"
-	got := series("prober_probe_total")
-	if got[base+",result=successful"] < 1 || got[base+",result=failed"] < 1 {
+	got := metricstest.Samples(t, reg)
+	if got["prober_probe_total{"+base+",result=successful}"] < 1 || got["prober_probe_total{"+base+",result=failed}"] < 1 {
 		t.Errorf("prober_probe_total = %v; want successful and failed Readiness probes of web/app", got)
 	}
-	if d := series("prober_probe_duration_seconds"); d["container=app,namespace=default,pod=web,probe_type=Readiness"] < 1 {
-		t.Errorf("prober_probe_duration_seconds = %v; want observations for web/app", d)
+	if got["prober_probe_duration_seconds{container=app,namespace=default,pod=web,probe_type=Readiness}"] < 1 {
+		t.Errorf("prober_probe_duration_seconds = %v; want observations for web/app", got)
 	}
 	if err := e.s.DeletePod(pod.UID, kubelet.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.eventually("workers gone", pod.UID, func(*v1.PodStatus) bool { return e.m.Workers() == 0 })
-	if got := series("prober_probe_total"); len(got) != 0 {
-		t.Errorf("series left after the worker stopped: %v", got)
+	for k := range metricstest.Samples(t, reg) {
+		if strings.HasPrefix(k, "prober_probe_total{") {
+			t.Errorf("series left after the worker stopped: %s", k)
+		}
 	}
 }

@@ -141,6 +141,13 @@ func New(opts Options) (*Agent, error) {
 	if opts.Prober.Logger == nil {
 		opts.Prober.Logger = opts.Logger.With("component", "prober")
 	}
+	if opts.Engine.Metrics == nil {
+		emetrics, err := kubelet.NewMetrics(opts.Registry)
+		if err != nil {
+			return nil, fmt.Errorf("agent: engine metrics: %w", err)
+		}
+		opts.Engine.Metrics = emetrics
+	}
 	if opts.Prober.Metrics == nil {
 		pmetrics, err := prober.NewMetrics(opts.Registry)
 		if err != nil {
