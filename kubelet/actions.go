@@ -143,7 +143,7 @@ func podSandboxChanged(pod *v1.Pod, rt *podRuntime) (bool, uint32, string) {
 	if s.HostNetwork != pod.Spec.HostNetwork {
 		return true, s.Attempt + 1, ""
 	}
-	if !pod.Spec.HostNetwork && len(s.IPs) == 0 {
+	if !pod.Spec.HostNetwork && len(s.IPs) == 0 && !s.NetworkPending {
 		return true, s.Attempt + 1, s.ID
 	}
 	return false, s.Attempt, s.ID

@@ -185,3 +185,23 @@ func TestHashContainer(t *testing.T) {
 		t.Fatal("empty env changes the hash")
 	}
 }
+
+// TestSandboxWithoutIP: a ready sandbox without an IP is replaced, as the
+// kubelet replaces it, unless the runtime is still setting up its network.
+func TestSandboxWithoutIP(t *testing.T) {
+	pod := &v1.Pod{}
+	for _, tc := range []struct {
+		sb      SandboxStatus
+		changed bool
+	}{
+		{SandboxStatus{ID: "a", State: SandboxReady, IPs: []string{"10.0.0.2"}}, false},
+		{SandboxStatus{ID: "a", State: SandboxReady}, true},
+		{SandboxStatus{ID: "a", State: SandboxReady, NetworkPending: true}, false},
+		{SandboxStatus{ID: "a", State: SandboxNotReady, NetworkPending: true}, true},
+	} {
+		rt := newPodRuntime("uid", []*SandboxStatus{&tc.sb}, nil, nil)
+		if changed, _, _ := podSandboxChanged(pod, rt); changed != tc.changed {
+			t.Errorf("sandbox %+v: changed = %v, want %v", tc.sb, changed, tc.changed)
+		}
+	}
+}

@@ -163,8 +163,13 @@ type SandboxStatus struct {
 	// for sandboxes that are not Ready.
 	IPs         []string
 	HostNetwork bool
-	Labels      map[string]string
-	Annotations map[string]string
+	// NetworkPending is set while the runtime is still setting up the
+	// sandbox's network after RunPodSandbox returned (IPs is empty until
+	// then): unlike a ready sandbox that has no IP, such a sandbox is not
+	// replaced.
+	NetworkPending bool
+	Labels         map[string]string
+	Annotations    map[string]string
 }
 
 // ContainerConfig describes the container to create.

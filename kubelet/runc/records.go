@@ -70,6 +70,9 @@ type sandboxRecord struct {
 	NetworkPending bool `json:"networkPending,omitempty"`
 	// net is the ADD while it runs in this process (not persisted).
 	net *netSetup
+	// removing is set once RemovePodSandbox released the sandbox itself
+	// and is releasing what the pod's sandboxes share (not persisted).
+	removing bool
 	// Pause is the pause process of a sandbox that shares its PID
 	// namespace (shareProcessNamespace); nil otherwise.
 	Pause *pauseRecord `json:"pause,omitempty"`

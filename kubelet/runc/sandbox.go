@@ -283,25 +283,37 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 	if err != nil {
 		return err
 	}
-	if err := r.StopPodSandbox(ctx, sandboxID); err != nil {
-		return err
-	}
-	for _, c := range r.containersOf(sandboxID) {
-		if err := r.RemoveContainer(ctx, c.ID); err != nil {
+	r.mu.Lock()
+	retry := sb.removing
+	r.mu.Unlock()
+	if !retry {
+		if err := r.StopPodSandbox(ctx, sandboxID); err != nil {
+			return err
+		}
+		for _, c := range r.containersOf(sandboxID) {
+			if err := r.RemoveContainer(ctx, c.ID); err != nil {
+				return fmt.Errorf("RemovePodSandbox %s: %w", sandboxID, err)
+			}
+		}
+		r.mu.Lock()
+		cp := *sb
+		r.mu.Unlock()
+		if err := r.cleanUpSandbox(ctx, &cp); err != nil {
 			return fmt.Errorf("RemovePodSandbox %s: %w", sandboxID, err)
 		}
 	}
+	// The record goes once everything is released, pod-level files and
+	// cgroup included: a caller that sees the sandbox gone from the list
+	// finds nothing of it left, and a failed cleanup of what the pod's
+	// sandboxes share is retried by the next RemovePodSandbox. Sandboxes of
+	// the pod being removed at the same time do not keep the pod's files
+	// (their cleanup is idempotent).
 	r.mu.Lock()
+	sb.removing = true
 	cp := *sb
-	r.mu.Unlock()
-	if err := r.cleanUpSandbox(ctx, &cp); err != nil {
-		return fmt.Errorf("RemovePodSandbox %s: %w", sandboxID, err)
-	}
-	r.mu.Lock()
-	delete(r.sandboxes, sandboxID)
 	last := true
-	for _, o := range r.sandboxes {
-		if o.PodUID == cp.PodUID {
+	for id, o := range r.sandboxes {
+		if id != sandboxID && o.PodUID == cp.PodUID && !o.removing {
 			last = false
 		}
 	}
@@ -320,6 +332,9 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 			return fmt.Errorf("RemovePodSandbox %s: pod %s/%s: %w", sandboxID, cp.PodNamespace, cp.PodName, err)
 		}
 	}
+	r.mu.Lock()
+	delete(r.sandboxes, sandboxID)
+	r.mu.Unlock()
 	return nil
 }
 
@@ -360,17 +375,18 @@ func (r *Runtime) sandboxState(sb *sandboxRecord) kubelet.SandboxState {
 
 func (r *Runtime) sandboxStatus(sb *sandboxRecord) *kubelet.SandboxStatus {
 	return &kubelet.SandboxStatus{
-		ID:           sb.ID,
-		PodUID:       sb.PodUID,
-		PodName:      sb.PodName,
-		PodNamespace: sb.PodNamespace,
-		Attempt:      sb.Attempt,
-		State:        r.sandboxState(sb),
-		CreatedAt:    sb.CreatedAt,
-		IPs:          slices.Clone(sb.IPs),
-		HostNetwork:  sb.HostNetwork,
-		Labels:       sb.Labels,
-		Annotations:  sb.Annotations,
+		ID:             sb.ID,
+		PodUID:         sb.PodUID,
+		PodName:        sb.PodName,
+		PodNamespace:   sb.PodNamespace,
+		Attempt:        sb.Attempt,
+		State:          r.sandboxState(sb),
+		CreatedAt:      sb.CreatedAt,
+		IPs:            slices.Clone(sb.IPs),
+		HostNetwork:    sb.HostNetwork,
+		NetworkPending: networkPending(sb.net),
+		Labels:         sb.Labels,
+		Annotations:    sb.Annotations,
 	}
 }
 
