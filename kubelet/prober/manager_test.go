@@ -2,6 +2,7 @@ package prober_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -391,20 +392,40 @@ func TestChangedDefinitionGetsNewWorkers(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	e := newEnv(t)
-	// e.m.Run is active (or about to be): a Run with a done context either
-	// is refused or, if it came first, returns at once.
+	clk := clocktesting.NewFakeClock(epoch)
+	rt := kubelettest.NewFakeRuntime(clk)
+	m := prober.New(rt, prober.Options{Clock: clk})
+	s := kubelet.New(rt, kubelet.Options{Clock: clk, Probes: m})
+	ctx, stop := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	start := func() { go func() { errc <- m.Run(ctx, s) }() }
+	start()
+	// A Run with a done context is refused while the first Run is active;
+	// if it comes first it returns at once, and the first Run, meeting it,
+	// may itself be refused: then it starts again.
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
-	for {
-		err := e.m.Run(done, e.s)
-		if err == prober.ErrAlreadyRunning {
-			return
+	for refused := false; !refused; {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, prober.ErrAlreadyRunning) {
+				t.Fatalf("first Run returned %v", err)
+			}
+			start()
+		default:
 		}
-		if err != nil {
+		switch err := m.Run(done, s); {
+		case errors.Is(err, prober.ErrAlreadyRunning):
+			refused = true
+		case err != nil:
 			t.Fatal(err)
+		default:
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if err := <-errc; err != nil {
+		t.Errorf("first Run returned %v after its context ended", err)
 	}
 }
 
