@@ -549,51 +549,34 @@ type metricSlab struct {
 	strs         []string
 }
 
-// fastCounter and fastGauge return zeroed series from the current chunk.
-func (s *metricSlab) fastCounter() *fastCounter {
-	if len(s.fastCounters) == cap(s.fastCounters) {
-		s.fastCounters = make([]fastCounter, 0, slabChunk)
+// take returns n zeroed elements from the chunk *buf, starting a new chunk
+// of max(size, n) when the current one is full. Chunks are never grown in
+// place: earlier series keep pointers into them.
+func take[T any](buf *[]T, n, size int) []T {
+	if len(*buf)+n > cap(*buf) {
+		*buf = make([]T, 0, max(size, n))
 	}
-	s.fastCounters = s.fastCounters[:len(s.fastCounters)+1]
-	return &s.fastCounters[len(s.fastCounters)-1]
+	*buf = (*buf)[:len(*buf)+n]
+	return (*buf)[len(*buf)-n:]
 }
 
-func (s *metricSlab) fastGauge() *fastGauge {
-	if len(s.fastGauges) == cap(s.fastGauges) {
-		s.fastGauges = make([]fastGauge, 0, slabChunk)
-	}
-	s.fastGauges = s.fastGauges[:len(s.fastGauges)+1]
-	return &s.fastGauges[len(s.fastGauges)-1]
-}
+// fastCounter and fastGauge return zeroed series from the current chunk.
+func (s *metricSlab) fastCounter() *fastCounter { return &take(&s.fastCounters, 1, slabChunk)[0] }
+
+func (s *metricSlab) fastGauge() *fastGauge { return &take(&s.fastGauges, 1, slabChunk)[0] }
 
 // labelPairs returns n zeroed pairs from a chunk.
-func (s *metricSlab) labelPairs(n int) []dto.LabelPair {
-	if len(s.pairs)+n > cap(s.pairs) {
-		s.pairs = make([]dto.LabelPair, 0, max(slabChunk, n))
-	}
-	s.pairs = s.pairs[:len(s.pairs)+n]
-	return s.pairs[len(s.pairs)-n:]
-}
+func (s *metricSlab) labelPairs(n int) []dto.LabelPair { return take(&s.pairs, n, slabChunk) }
 
 // pairSlice returns an empty slice with room for exactly n pair pointers,
 // from a chunk.
 func (s *metricSlab) pairSlice(n int) []*dto.LabelPair {
-	if len(s.pairPtrs)+n > cap(s.pairPtrs) {
-		s.pairPtrs = make([]*dto.LabelPair, 0, max(4*slabChunk, n))
-	}
-	s.pairPtrs = s.pairPtrs[:len(s.pairPtrs)+n]
-	return s.pairPtrs[len(s.pairPtrs)-n : len(s.pairPtrs)-n : len(s.pairPtrs)]
+	return take(&s.pairPtrs, n, 4*slabChunk)[:0:n]
 }
 
 // strings returns n empty strings from a chunk, stable storage for label
 // values.
-func (s *metricSlab) strings(n int) []string {
-	if len(s.strs)+n > cap(s.strs) {
-		s.strs = make([]string, 0, max(slabChunk, n))
-	}
-	s.strs = s.strs[:len(s.strs)+n]
-	return s.strs[len(s.strs)-n:]
-}
+func (s *metricSlab) strings(n int) []string { return take(&s.strs, n, slabChunk) }
 
 // mergeLabelPairs merges sorted base pairs with extra name/value pairs,
 // keeping the result sorted by name; the pairs and the slice come from
@@ -620,23 +603,10 @@ func (s *metricSlab) mergeLabelPairs(base []*dto.LabelPair, names []string, valu
 	return out
 }
 
-// counter returns a zeroed gatheredCounter. Chunks are never grown in
-// place: earlier series keep pointers into them.
-func (s *metricSlab) counter() *gatheredCounter {
-	if len(s.counters) == cap(s.counters) {
-		s.counters = make([]gatheredCounter, 0, slabChunk)
-	}
-	s.counters = s.counters[:len(s.counters)+1]
-	return &s.counters[len(s.counters)-1]
-}
+// counter and gauge return a zeroed series from the current chunk.
+func (s *metricSlab) counter() *gatheredCounter { return &take(&s.counters, 1, slabChunk)[0] }
 
-func (s *metricSlab) gauge() *gatheredGauge {
-	if len(s.gauges) == cap(s.gauges) {
-		s.gauges = make([]gatheredGauge, 0, slabChunk)
-	}
-	s.gauges = s.gauges[:len(s.gauges)+1]
-	return &s.gauges[len(s.gauges)-1]
-}
+func (s *metricSlab) gauge() *gatheredGauge { return &take(&s.gauges, 1, slabChunk)[0] }
 
 // fastCounter and fastGauge are prometheus.Metrics with precomputed,
 // shared, sorted label pairs (the registry only reads them) and the dto
