@@ -20,7 +20,7 @@ import (
 // quota and the memory limit on cgroup v1; cpu.weight, cpu.max and
 // memory.max on v2. Other parents are left alone.
 func (r *Runtime) setPodCgroup(sb *sandboxRecord, pod *v1.Pod) error {
-	if pod == nil || !strings.HasPrefix(path.Base(sb.CgroupParent), "pod") {
+	if pod == nil || !ownsPodCgroup(sb) {
 		return nil
 	}
 	if err := writePodCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, sb.CgroupParent), kubelet.PodResources(pod)); err != nil {

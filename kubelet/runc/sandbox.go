@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodekit/nodekit/kubelet"
 	"github.com/nodekit/nodekit/kubelet/oci"
@@ -163,20 +164,32 @@ func (r *Runtime) removePodCgroup(ctx context.Context, cgroupPath string) error 
 	}
 }
 
-// podCgroupUnused reports whether sb's parent cgroup is the pod's own
-// (".../pod<uid>") and no sandbox of the pod is left to use it.
+// podCgroupUnused reports whether sb's parent cgroup is the pod's own and
+// no sandbox of the pod is left to use it.
 func (r *Runtime) podCgroupUnused(sb *sandboxRecord) bool {
-	if !strings.HasPrefix(path.Base(sb.CgroupParent), "pod") {
+	if !ownsPodCgroup(sb) {
 		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, o := range r.sandboxes {
-		if o.PodUID == sb.PodUID {
-			return false
+	return !r.podHasOtherSandboxLocked(sb.PodUID, sb.ID)
+}
+
+// ownsPodCgroup reports whether sb's parent cgroup is the pod's own, of the
+// kubelet's layout (".../pod<uid>"), which the runtime sets up and removes.
+func ownsPodCgroup(sb *sandboxRecord) bool {
+	return strings.HasPrefix(path.Base(sb.CgroupParent), "pod")
+}
+
+// podHasOtherSandboxLocked reports whether a sandbox of the pod other than
+// except, and not being removed, is left. r.mu must be held.
+func (r *Runtime) podHasOtherSandboxLocked(uid types.UID, except string) bool {
+	for id, o := range r.sandboxes {
+		if id != except && o.PodUID == uid && !o.removing {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // tmpfsSize reads "size=N" from tmpfs mount options.
@@ -311,21 +324,14 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 	r.mu.Lock()
 	sb.removing = true
 	cp := *sb
-	last := true
-	for id, o := range r.sandboxes {
-		if id != sandboxID && o.PodUID == cp.PodUID && !o.removing {
-			last = false
-		}
-	}
+	last := !r.podHasOtherSandboxLocked(cp.PodUID, sandboxID)
 	r.mu.Unlock()
 	if last {
 		var errs []error
 		layout := oci.Layout{Root: r.kubeletRoot()}
 		errs = append(errs, removeAllUnmounted(layout.PodDir(cp.PodUID)))
 		errs = append(errs, os.RemoveAll(r.podLogDir(&cp)))
-		// Only a pod-level cgroup of the kubelet's layout (".../pod<uid>")
-		// is the pod's own to remove.
-		if strings.HasPrefix(path.Base(cp.CgroupParent), "pod") {
+		if ownsPodCgroup(&cp) {
 			errs = append(errs, r.removePodCgroup(ctx, path.Join(r.opts.CgroupRoot, cp.CgroupParent)))
 		}
 		if err := errors.Join(errs...); err != nil {
