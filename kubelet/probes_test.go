@@ -77,45 +77,41 @@ func TestReadinessProbe(t *testing.T) {
 	}
 }
 
-func TestLivenessProbeRestartsWithProbeGracePeriod(t *testing.T) {
-	e, probes := probeEnv(t)
-	pod := newPod("p", func(p *v1.Pod) {
-		lp := execProbe.DeepCopy()
-		lp.TerminationGracePeriodSeconds = ptr.To[int64](7)
-		p.Spec.Containers[0].LivenessProbe = lp
-	})
-	_ = e.s.SetPods([]*v1.Pod{pod})
-	e.sync()
-	probes.set("app", kubelet.LivenessProbe, kubelet.ProbeFailure)
-	e.s.Trigger(pod.UID)
-	e.sync()
-	if got := stops(e.rt, pod.UID); !slices.Equal(got, []string{"app:7s"}) {
-		t.Fatalf("stops %v, want the probe's 7s grace period", got)
-	}
-	if got := short(e.status(pod.UID)); got != "Running app=Running/last:Terminated(Error,143)/restarts:1/ready" {
-		t.Fatal(got)
-	}
-}
-
-func TestLivenessFailureWithRestartPolicyNeverKillsThePod(t *testing.T) {
-	// As in the kubelet: no container to keep and none to start makes it
-	// a pod kill, with the pod's grace period, not the probe's.
-	e, probes := probeEnv(t)
-	pod := newPod("p", withRestartPolicy(v1.RestartPolicyNever), func(p *v1.Pod) {
-		lp := execProbe.DeepCopy()
-		lp.TerminationGracePeriodSeconds = ptr.To[int64](7)
-		p.Spec.Containers[0].LivenessProbe = lp
-	})
-	_ = e.s.SetPods([]*v1.Pod{pod})
-	e.sync()
-	probes.set("app", kubelet.LivenessProbe, kubelet.ProbeFailure)
-	e.s.Trigger(pod.UID)
-	e.sync()
-	if got := stops(e.rt, pod.UID); !slices.Equal(got, []string{"app:30s"}) {
-		t.Fatalf("stops %v", got)
-	}
-	if got := short(e.status(pod.UID)); got != "Failed app=Terminated(Error,143)/restarts:0" {
-		t.Fatal(got)
+// TestLivenessFailure: a failed liveness probe restarts the container with
+// the probe's grace period; with restartPolicy Never, as in the kubelet, no
+// container to keep and none to start makes it a pod kill, with the pod's
+// grace period, not the probe's.
+func TestLivenessFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy v1.RestartPolicy
+		stops  []string
+		status string
+	}{
+		{"restarts with the probe's grace period", v1.RestartPolicyAlways, []string{"app:7s"},
+			"Running app=Running/last:Terminated(Error,143)/restarts:1/ready"},
+		{"with restartPolicy Never kills the pod", v1.RestartPolicyNever, []string{"app:30s"},
+			"Failed app=Terminated(Error,143)/restarts:0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, probes := probeEnv(t)
+			pod := newPod("p", withRestartPolicy(tc.policy), func(p *v1.Pod) {
+				lp := execProbe.DeepCopy()
+				lp.TerminationGracePeriodSeconds = ptr.To[int64](7)
+				p.Spec.Containers[0].LivenessProbe = lp
+			})
+			_ = e.s.SetPods([]*v1.Pod{pod})
+			e.sync()
+			probes.set("app", kubelet.LivenessProbe, kubelet.ProbeFailure)
+			e.s.Trigger(pod.UID)
+			e.sync()
+			if got := stops(e.rt, pod.UID); !slices.Equal(got, tc.stops) {
+				t.Fatalf("stops %v, want %v", got, tc.stops)
+			}
+			if got := short(e.status(pod.UID)); got != tc.status {
+				t.Fatal(got)
+			}
+		})
 	}
 }
 
