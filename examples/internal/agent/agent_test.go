@@ -66,6 +66,20 @@ type testNode struct {
 	nf    *proxytest.FakeNetfilter
 }
 
+// run starts the agent's Run and returns the function that stops it and
+// checks what it returned.
+func (n *testNode) run(t *testing.T) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- n.agent.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func newTestNode(t *testing.T, withStats bool) *testNode {
 	t.Helper()
 	rt := kubelettest.NewFakeRuntime(nil)
@@ -143,15 +157,7 @@ func podIPs(a *Agent) map[string]string {
 
 func TestServiceFollowsPods(t *testing.T) {
 	n := newTestNode(t, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- n.agent.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer n.run(t)()
 
 	n.agent.SetServices([]*v1.Service{webService()})
 	if err := n.agent.SetPods([]*v1.Pod{webPod(0), webPod(1), webPod(2)}); err != nil {
@@ -207,15 +213,7 @@ func TestServiceFollowsPods(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	n := newTestNode(t, true)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- n.agent.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer n.run(t)()
 	n.agent.SetServices([]*v1.Service{webService()})
 	if err := n.agent.SetPods([]*v1.Pod{webPod(0), webPod(1)}); err != nil {
 		t.Fatal(err)
@@ -333,15 +331,7 @@ func TestReadinessProbeGatesEndpoints(t *testing.T) {
 		}
 		return kubelet.ExecResult{ExitCode: 1}, nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- n.agent.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer n.run(t)()
 	pod := webPod(0)
 	pod.Spec.Containers[0].ReadinessProbe = &v1.Probe{
 		ProbeHandler:  v1.ProbeHandler{Exec: &v1.ExecAction{Command: []string{"test", "-f", "/ready"}}},
@@ -382,15 +372,7 @@ func TestReadinessProbeGatesEndpoints(t *testing.T) {
 // leaves the slice once it is gone.
 func TestRemovedPodTerminates(t *testing.T) {
 	n := newTestNode(t, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- n.agent.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer n.run(t)()
 	n.agent.SetServices([]*v1.Service{webService()})
 	if err := n.agent.SetPods([]*v1.Pod{webPod(0), webPod(1)}); err != nil {
 		t.Fatal(err)
