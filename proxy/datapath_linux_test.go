@@ -336,6 +336,15 @@ type dpProxy struct {
 	s  *proxy.Syncer
 }
 
+// setObjects gives the proxy the Services and slices of dpObjects.
+func (d *dpProxy) setObjects(t *testing.T) {
+	t.Helper()
+	svcs, slices := dpObjects()
+	if err := d.p.SetState(svcs, slices); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newDPProxy(t *testing.T, w *dpWorld, family v1.IPFamily, opts proxy.SyncerOptions) *dpProxy {
 	t.Helper()
 	return newDPProxyOn(t, w, family, proxy.BackendAuto, opts)
@@ -403,10 +412,7 @@ func checkShare(t *testing.T, what string, hits map[string]int, n int, eps ...st
 func TestDatapathServices(t *testing.T) {
 	w := newDPWorld(t)
 	d := newDPProxy(t, w, v1.IPv4Protocol, proxy.SyncerOptions{})
-	svcs, slices := dpObjects()
-	if err := d.p.SetState(svcs, slices); err != nil {
-		t.Fatal(err)
-	}
+	d.setObjects(t)
 	d.sync(t)
 	t.Logf("backend %+v", d.nf.Backend())
 
@@ -515,10 +521,7 @@ func TestDatapathIPv6ClusterIP(t *testing.T) {
 func TestDatapathUDPEndpointRemovedMidFlow(t *testing.T) {
 	w := newDPWorld(t)
 	d := newDPProxy(t, w, v1.IPv4Protocol, proxy.SyncerOptions{})
-	svcs, slices := dpObjects()
-	if err := d.p.SetState(svcs, slices); err != nil {
-		t.Fatal(err)
-	}
+	d.setObjects(t)
 	d.sync(t)
 	// One UDP "connection": the same socket keeps sending.
 	var conn net.Conn
@@ -570,10 +573,7 @@ func TestDatapathDriftRepairAndRejectedPayload(t *testing.T) {
 			default:
 			}
 		}})
-	svcs, slices := dpObjects()
-	if err := d.p.SetState(svcs, slices); err != nil {
-		t.Fatal(err)
-	}
+	d.setObjects(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -696,10 +696,7 @@ func TestDatapathCleanupRestoresTables(t *testing.T) {
 	}
 	before := dpNormalize(w.node.MustRun(t, "iptables-save"))
 	d := newDPProxy(t, w, v1.IPv4Protocol, proxy.SyncerOptions{})
-	svcs, slices := dpObjects()
-	if err := d.p.SetState(svcs, slices); err != nil {
-		t.Fatal(err)
-	}
+	d.setObjects(t)
 	d.sync(t)
 	if err := d.p.Bootstrap(context.Background(), d.nf); err != nil {
 		t.Fatal(err)
@@ -730,10 +727,7 @@ func TestDatapathLegacyBackend(t *testing.T) {
 	if b := d.nf.Backend(); b.Mode != proxy.BackendLegacy || b.Restore != "iptables-legacy-restore" {
 		t.Fatalf("backend %+v", b)
 	}
-	svcs, slices := dpObjects()
-	if err := d.p.SetState(svcs, slices); err != nil {
-		t.Fatal(err)
-	}
+	d.setObjects(t)
 	d.sync(t)
 	checkShare(t, "ClusterIP on legacy", spread(t, w.client, "172.30.0.10:80", 100), 100, dpEP1, dpEP2)
 	ctx := context.Background()
