@@ -18,20 +18,7 @@ import (
 // the pod's Ready condition both ways without a restart, and a liveness
 // probe that starts failing restarts the container.
 func TestEngineProbes(t *testing.T) {
-	env := newTestEnv(t, false)
-	r := env.newRuntime(t)
-	pm := prober.New(r, prober.Options{})
-	e := startEngine(t, r, kubelet.Options{Probes: pm})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := pm.Run(ctx, e.Syncer); err != nil {
-			t.Errorf("prober Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	r, e, pm := startProbedEngine(t)
 
 	pod := testPod("probed", []string{"sh", "-c", "touch /tmp/ready /tmp/live; exec sleep 3600"})
 	pod.Spec.HostNetwork = true
@@ -101,15 +88,7 @@ func TestEngineProbes(t *testing.T) {
 // timeoutSeconds fails (the kubelet's exec probe timeout) and restarts
 // the container.
 func TestEngineExecProbeTimeout(t *testing.T) {
-	env := newTestEnv(t, false)
-	r := env.newRuntime(t)
-	pm := prober.New(r, prober.Options{})
-	e := startEngine(t, r, kubelet.Options{Probes: pm})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = pm.Run(ctx, e.Syncer) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	_, e, _ := startProbedEngine(t)
 
 	pod := testPod("slowprobe", []string{"sleep", "3600"})
 	pod.Spec.HostNetwork = true
@@ -132,4 +111,25 @@ func TestEngineExecProbeTimeout(t *testing.T) {
 		_, ok := e.PodStatus(pod.UID)
 		return !ok
 	})
+}
+
+// startProbedEngine runs an engine and a prober on a runc runtime of a new
+// test environment (no pod network) until the test ends.
+func startProbedEngine(t *testing.T) (*Runtime, *engine, *prober.Manager) {
+	t.Helper()
+	env := newTestEnv(t, false)
+	r := env.newRuntime(t)
+	pm := prober.New(r, prober.Options{})
+	e := startEngine(t, r, kubelet.Options{Probes: pm})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := pm.Run(ctx, e.Syncer); err != nil {
+			t.Errorf("prober Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return r, e, pm
 }
