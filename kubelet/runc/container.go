@@ -191,13 +191,13 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 	rec, ok := r.containers[containerID]
 	var cp containerRecord
 	var sbReady, busy bool
-	var pendingNet *netSetup
+	var sbCopy sandboxRecord
 	if ok {
 		cp = *rec
 		sb := r.sandboxes[rec.SandboxID]
-		sbReady = sb != nil && sb.State == kubelet.SandboxReady && !r.pauseExited(sb)
 		if sb != nil {
-			pendingNet = sb.net
+			sbCopy = *sb
+			sbReady = sb.State == kubelet.SandboxReady
 		}
 		busy = r.starting[containerID]
 		if !busy {
@@ -210,12 +210,13 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 		}
 	}
 	r.mu.Unlock()
+	pendingNet := sbCopy.net
 	switch {
 	case !ok:
 		return fmt.Errorf("container %q: %w", containerID, kubelet.ErrNotFound)
 	case busy || cp.RuncCreated || cp.Exited || !cp.StartedAt.IsZero():
 		return fmt.Errorf("start container %q: not in the Created state: %w", containerID, kubelet.ErrInvalidState)
-	case !sbReady:
+	case !sbReady || r.pauseExited(&sbCopy):
 		return fmt.Errorf("start container %q: sandbox %q is not ready: %w", containerID, cp.SandboxID, kubelet.ErrInvalidState)
 	}
 	conmonPID, initPID, err := r.runConmon(ctx, &cp, r.bundleDir(containerID))

@@ -347,24 +347,35 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 // PodSandboxStatus implements kubelet.Runtime.
 func (r *Runtime) PodSandboxStatus(_ context.Context, sandboxID string) (*kubelet.SandboxStatus, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	sb, ok := r.sandboxes[sandboxID]
+	var cp sandboxRecord
+	if ok {
+		cp = *sb
+	}
+	r.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("sandbox %q: %w", sandboxID, kubelet.ErrNotFound)
 	}
-	return r.sandboxStatus(sb), nil
+	return r.sandboxStatus(&cp), nil
 }
 
-// ListPodSandboxes implements kubelet.Runtime.
+// ListPodSandboxes implements kubelet.Runtime. The records are copied
+// under the lock and their statuses (which look for a pause process's exit
+// file) made after it.
 func (r *Runtime) ListPodSandboxes(_ context.Context, filter kubelet.SandboxFilter) ([]*kubelet.SandboxStatus, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*kubelet.SandboxStatus
+	cps := make([]sandboxRecord, 0, len(r.sandboxes))
 	for _, sb := range r.sandboxes {
-		if (filter.PodUID != "" && sb.PodUID != filter.PodUID) || (filter.State != "" && r.sandboxState(sb) != filter.State) {
-			continue
+		if filter.PodUID == "" || sb.PodUID == filter.PodUID {
+			cps = append(cps, *sb)
 		}
-		out = append(out, r.sandboxStatus(sb))
+	}
+	r.mu.Unlock()
+	var out []*kubelet.SandboxStatus
+	for i := range cps {
+		if st := r.sandboxStatus(&cps[i]); filter.State == "" || st.State == filter.State {
+			out = append(out, st)
+		}
 	}
 	slices.SortFunc(out, func(a, b *kubelet.SandboxStatus) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
