@@ -28,6 +28,40 @@ type conmonSync struct {
 // outlives this process. It returns the PIDs of conmon and of the container's
 // process once runc create is done, or runc's error.
 func (r *Runtime) runConmon(ctx context.Context, c *containerRecord, bundle string) (conmonPID, initPID int, err error) {
+	dirs := conmonDirs{exits: filepath.Join(r.root, dirExits), sockets: filepath.Join(r.root, dirAttach), runcRoot: r.runcRoot()}
+	return startConmon(ctx, r.conmonPath, conmonArgs(c, bundle, r.runcPath, dirs), bundle)
+}
+
+// conmonDirs are the directories conmon is told about: where it writes exit
+// files, where it makes attach sockets, and runc's --root.
+type conmonDirs struct {
+	exits, sockets, runcRoot string
+}
+
+// conmonArgs returns conmon's arguments for container c in bundle, with
+// --api-version 1 (PIDs and errors on the sync pipe) and runc at runcPath.
+func conmonArgs(c *containerRecord, bundle, runcPath string, dirs conmonDirs) []string {
+	return []string{
+		"--api-version", "1",
+		"-c", c.ID,
+		"-u", c.ID,
+		"-n", c.Name,
+		"-r", runcPath,
+		"-b", bundle,
+		"-p", filepath.Join(bundle, fileInitPID),
+		"-P", filepath.Join(bundle, fileConmonPID),
+		"-l", "k8s-file:" + c.LogPath,
+		"--exit-dir", dirs.exits,
+		"--socket-dir-path", dirs.sockets,
+		"--runtime-arg", "--root",
+		"--runtime-arg", dirs.runcRoot,
+		"--log-level", "error",
+	}
+}
+
+// startConmon runs conmon with args for the container in bundle and waits
+// until its runc create is done; see runConmon.
+func startConmon(ctx context.Context, conmonPath string, args []string, bundle string) (conmonPID, initPID int, err error) {
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return 0, 0, err
@@ -41,23 +75,7 @@ func (r *Runtime) runConmon(ctx context.Context, c *containerRecord, bundle stri
 		return 0, 0, err
 	}
 	defer stderr.Close()
-	args := []string{
-		"--api-version", "1",
-		"-c", c.ID,
-		"-u", c.ID,
-		"-n", c.Name,
-		"-r", r.runcPath,
-		"-b", bundle,
-		"-p", filepath.Join(bundle, fileInitPID),
-		"-P", filepath.Join(bundle, fileConmonPID),
-		"-l", "k8s-file:" + c.LogPath,
-		"--exit-dir", filepath.Join(r.root, dirExits),
-		"--socket-dir-path", filepath.Join(r.root, dirAttach),
-		"--runtime-arg", "--root",
-		"--runtime-arg", r.runcRoot(),
-		"--log-level", "error",
-	}
-	cmd := exec.Command(r.conmonPath, args...)
+	cmd := exec.Command(conmonPath, args...)
 	cmd.Dir = bundle
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr

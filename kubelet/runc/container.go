@@ -258,7 +258,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string) error 
 // failed before the start.
 func (r *Runtime) undoCreate(ctx context.Context, cp *containerRecord) {
 	r.deleteRuncState(ctx, cp.ID)
-	r.waitProcessGone(ctx, cp.ConmonPID, r.opts.KillTimeout)
+	waitPID(ctx, cp.ConmonPID, r.opts.KillTimeout)
 	for _, p := range []string{r.exitFile(cp.ID), filepath.Join(r.root, dirAttach, cp.ID)} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			r.opts.Logger.Error("undo container create", "id", cp.ID, "err", err)
@@ -499,25 +499,30 @@ func (r *Runtime) exitedAfterFailedKill(ctx context.Context, id string) bool {
 }
 
 // waitExit waits up to timeout (and ctx) for the container to be seen exited.
+// conmon writes the exit file, then ends: the wait is for conmon to end
+// (for the container's process when conmon is gone), looking at the
+// record again at least every waitExitRecheck in case neither ends.
 func (r *Runtime) waitExit(ctx context.Context, id string, timeout time.Duration) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
+	deadline := time.Now().Add(timeout)
 	for {
-		if c, ok := r.observe(id); !ok || c.Exited {
+		c, ok := r.observe(id)
+		if !ok || c.Exited {
 			return true
 		}
-		select {
-		case <-ctx.Done():
+		left := time.Until(deadline)
+		if left <= 0 || ctx.Err() != nil {
 			return false
-		case <-deadline.C:
-			c, ok := r.observe(id)
-			return !ok || c.Exited
-		case <-tick.C:
 		}
+		pid := c.ConmonPID
+		if !processAlive(pid) {
+			pid = c.InitPID
+		}
+		waitPID(ctx, pid, min(left, waitExitRecheck))
 	}
 }
+
+// waitExitRecheck bounds each wait of waitExit for a process to end.
+const waitExitRecheck = 250 * time.Millisecond
 
 // RemoveContainer implements kubelet.Runtime: it kills the container if it
 // runs, deletes its runc state and cgroup, waits for its conmon, unmounts its
@@ -536,7 +541,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 			return fmt.Errorf("remove container %q: %w", containerID, err)
 		}
 	}
-	r.waitProcessGone(ctx, c.ConmonPID, r.opts.KillTimeout)
+	waitPID(ctx, c.ConmonPID, r.opts.KillTimeout)
 	var errs []error
 	errs = append(errs, removeAllUnmounted(r.bundleDir(containerID)))
 	for _, p := range []string{r.exitFile(containerID), filepath.Join(r.root, dirAttach, containerID), c.LogPath} {
@@ -568,16 +573,5 @@ func (r *Runtime) deleteRuncState(ctx context.Context, id string) {
 	}
 	if _, err := r.runc(ctx, "delete", "--force", id); err != nil {
 		r.opts.Logger.Error("delete runc state", "id", id, "err", err)
-	}
-}
-
-// waitProcessGone waits until pid no longer exists (bounded).
-func (r *Runtime) waitProcessGone(ctx context.Context, pid int, timeout time.Duration) {
-	if pid <= 0 {
-		return
-	}
-	deadline := time.Now().Add(timeout)
-	for processAlive(pid) && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	v1 "k8s.io/api/core/v1"
@@ -204,13 +203,12 @@ func (r *Runtime) stopPause(ctx context.Context, sb *sandboxRecord) error {
 			return fmt.Errorf("kill pause process: %w", err)
 		}
 	}
-	// Gone once conmon reaped it and wrote its exit file: a zombie still
-	// holds its cgroup.
-	deadline := time.Now().Add(r.opts.KillTimeout)
-	for !r.pauseExited(sb) && processAlive(sb.Pause.ConmonPID) && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
+	// Gone once conmon reaped it and wrote its exit file, after which
+	// conmon ends: a zombie still holds its cgroup.
+	if !r.pauseExited(sb) {
+		waitPID(ctx, sb.Pause.ConmonPID, r.opts.KillTimeout)
 	}
-	r.waitProcessGone(ctx, sb.Pause.PID, r.opts.KillTimeout)
+	waitPID(ctx, sb.Pause.PID, r.opts.KillTimeout)
 	if processAlive(sb.Pause.PID) {
 		return fmt.Errorf("pause process %d did not exit within %s of SIGKILL", sb.Pause.PID, r.opts.KillTimeout)
 	}
@@ -232,7 +230,7 @@ func (r *Runtime) removePause(ctx context.Context, sb *sandboxRecord) error {
 			return fmt.Errorf("delete pause container: %w", err)
 		}
 	}
-	r.waitProcessGone(ctx, sb.Pause.ConmonPID, r.opts.KillTimeout)
+	waitPID(ctx, sb.Pause.ConmonPID, r.opts.KillTimeout)
 	var errs []error
 	for _, p := range []string{r.exitFile(sb.Pause.ID), filepath.Join(r.root, dirAttach, sb.Pause.ID)} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {

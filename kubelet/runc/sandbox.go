@@ -84,14 +84,13 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 		return err
 	}
 	if !sb.HostNetwork {
-		// Record the attachment before ADD, so that a failure or a crash
-		// in the middle still gets its DEL. The ADD itself runs once the
-		// sandbox is set up, while its first container is created.
+		// The ADD runs once the sandbox is set up (below), while its first
+		// container is created. The record written before it starts says
+		// so, so that a failure or a crash in the middle still gets its
+		// DEL; a crash before that record leaves a directory without one,
+		// which the next Runtime unmounts and removes.
 		sb.Network = true
 		sb.NetworkPending = true
-		if err := writeJSON(filepath.Join(dir, fileSandbox), sb); err != nil {
-			return err
-		}
 	}
 	if !sb.HostIPC {
 		if err := mountTmpfs(filepath.Join(dir, "shm"), r.opts.ShmSize, 0o1777|os.ModeSticky, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
