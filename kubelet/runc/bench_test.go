@@ -51,6 +51,10 @@ import (
 //     off the host network, the CNI plugins) can reach; runtime-ratio is
 //     ours over the floor, the cost of this package's own code.
 //
+// Every start, ours and each baseline's, is timed once the machine has been
+// idle for 100 ms (quiesce), so that none pays for the kernel's
+// asynchronous teardown of the one before it.
+//
 // The state root (bundles, runc's root, exit files, logs) is on a tmpfs of
 // its own, as a node's volatile runtime state is (/run/runc,
 // /run/containerd, /run/containers); NODEKIT_BENCH_STATE_ON_DISK=1 keeps it
@@ -124,6 +128,7 @@ func benchmarkPodStart(b *testing.B, pods int, hostNetwork bool) {
 		}
 		subCtx, cancel := context.WithCancel(ctx)
 		updates := e.Subscribe(subCtx)
+		quiesce(b)
 		b.StartTimer()
 		cpu0 := machineCPU(b)
 		start := time.Now()
@@ -195,6 +200,19 @@ func (e *testEnv) stateOnTmpfs(b *testing.B) {
 	}
 	if err := WriteBusyboxImage(context.Background(), e.images, testImage, ""); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// quiesce waits (at most two seconds) until the machine has been all but
+// idle for 100 ms, so that no start is timed while the kernel still tears
+// down what the previous one left (cgroups, namespaces, processes).
+func quiesce(b *testing.B) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		cpu0 := machineCPU(b)
+		time.Sleep(100 * time.Millisecond)
+		if machineCPU(b)-cpu0 <= 10*time.Millisecond {
+			return
+		}
 	}
 }
 
@@ -295,6 +313,7 @@ func baselineStartCost(ctx context.Context, b *testing.B, env *testEnv, r *Runti
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(ids))
+	quiesce(b)
 	cpu0 := machineCPU(b)
 	start := time.Now()
 	for n, id := range ids {
