@@ -23,6 +23,27 @@ type PodResourceConfig struct {
 	// set for Guaranteed pods and for Burstable pods whose containers all
 	// limit memory.
 	MemoryLimit int64
+	// MilliCPURequest is the pod's CPU requests in millicores (0 for a
+	// BestEffort pod), from which CPUShares comes. It is not written to
+	// the pod's cgroup: the kubelet sums it over the Burstable pods for
+	// the cpu.shares of the burstable QoS cgroup (QOSCPUShares).
+	MilliCPURequest int64
+}
+
+// QOSCPUShares returns the cgroup v1 cpu.shares the kubelet gives the
+// cgroup of a QoS class (pkg/kubelet/cm qosContainerManager): for
+// Burstable, the CPU requests of all Burstable pods together
+// (milliCPURequests, the sum of their PodResourceConfig.MilliCPURequest);
+// for BestEffort, MinShares. Guaranteed pods have no QoS cgroup of their
+// own (they sit in kubepods): it returns 0.
+func QOSCPUShares(class v1.PodQOSClass, milliCPURequests int64) uint64 {
+	switch class {
+	case v1.PodQOSBurstable:
+		return MilliCPUToShares(milliCPURequests)
+	case v1.PodQOSBestEffort:
+		return MinShares
+	}
+	return 0
 }
 
 // PodResources returns the pod-level cgroup configuration of pod as the
@@ -79,7 +100,8 @@ func PodResources(pod *v1.Pod) PodResourceConfig {
 	case v1.PodQOSGuaranteed:
 		cpuLimited, memoryLimited = true, true
 	}
-	cfg.CPUShares = MilliCPUToShares(requests.Cpu().MilliValue())
+	cfg.MilliCPURequest = requests.Cpu().MilliValue()
+	cfg.CPUShares = MilliCPUToShares(cfg.MilliCPURequest)
 	if cpuLimited {
 		cfg.CPUQuota = MilliCPUToQuota(limits.Cpu().MilliValue(), QuotaPeriod)
 		cfg.CPUPeriod = QuotaPeriod

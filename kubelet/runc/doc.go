@@ -120,9 +120,13 @@
 //     Options.CgroupRoot), not the systemd driver's. RunPodSandbox writes
 //     the pod's own cgroup (".../pod<uid>") with the limits the kubelet's
 //     pod container manager writes (kubelet.PodResources), which the
-//     kubelet does itself with the CRI runtimes; the QoS-level cgroups
-//     (kubepods/burstable, kubepods/besteffort) get no shares of their
-//     own, and the pod's limits are not updated while it runs.
+//     kubelet does itself with the CRI runtimes. Like the kubelet's QoS
+//     container manager, it keeps the cpu.shares (cpu.weight on v2) of
+//     kubepods/burstable at the Burstable pods' CPU requests together and
+//     of kubepods/besteffort at 2, updated as pods come and go and when a
+//     Runtime starts (kubelet.QOSCPUShares). Not done: the kubepods cgroup's
+//     own node-allocatable limits, the QOSReserved memory reservations, and
+//     updates of a pod's limits while it runs (no in-place resize).
 //   - When overlayfs cannot be mounted (no overlay module, an upper directory
 //     on a filesystem overlayfs refuses), each container gets a copy of the
 //     image (cp -a --reflink=auto): correct but slower and larger.

@@ -18,15 +18,33 @@ import (
 // of the kubelet's layout, ".../pod<uid>") and writes the pod-level limits
 // the kubelet writes there (kubelet.PodResources): cpu.shares, the CFS
 // quota and the memory limit on cgroup v1; cpu.weight, cpu.max and
-// memory.max on v2. Other parents are left alone.
+// memory.max on v2. Other parents are left alone. Before that, as the
+// kubelet updates its QoS cgroups before it makes a pod's, the cpu.shares
+// of the pod's QoS class's cgroup are updated; a failure there is logged,
+// as the kubelet does.
 func (r *Runtime) setPodCgroup(sb *sandboxRecord, pod *v1.Pod) error {
 	if pod == nil || !ownsPodCgroup(sb) {
 		return nil
 	}
-	if err := writePodCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, sb.CgroupParent), kubelet.PodResources(pod)); err != nil {
+	cfg := kubelet.PodResources(pod)
+	sb.QOSClass, sb.MilliCPURequest = kubelet.QOSClass(pod), cfg.MilliCPURequest
+	if p, ok := qosPodOf(sb); ok {
+		if err := r.qos.add(sb.PodUID, p); err != nil {
+			r.opts.Logger.Error("update QoS cgroups", "pod", sb.PodNamespace+"/"+sb.PodName, "err", err)
+		}
+	}
+	if err := writePodCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, sb.CgroupParent), cfg); err != nil {
 		return fmt.Errorf("pod cgroup %s: %w", sb.CgroupParent, err)
 	}
 	return nil
+}
+
+// forgetQOSPod takes a pod whose cgroup is gone out of its QoS class's
+// cpu.shares; a failure is logged.
+func (r *Runtime) forgetQOSPod(sb *sandboxRecord) {
+	if err := r.qos.remove(sb.PodUID); err != nil {
+		r.opts.Logger.Error("update QoS cgroups", "pod", sb.PodNamespace+"/"+sb.PodName, "err", err)
+	}
 }
 
 // writePodCgroup writes cfg to the cgroup cgroupPath of the hierarchies

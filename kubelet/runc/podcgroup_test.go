@@ -82,7 +82,9 @@ func TestWritePodCgroupLayouts(t *testing.T) {
 }
 
 // TestPodCgroupLimits runs a Burstable pod whose containers all limit CPU
-// and memory and reads the pod's cgroup on the machine's hierarchies.
+// and memory and reads the pod's cgroup on the machine's hierarchies, and
+// the burstable QoS cgroup's CPU share while the pod runs and once it is
+// gone.
 func TestPodCgroupLimits(t *testing.T) {
 	e := newTestEnv(t, false)
 	r := e.newRuntime(t)
@@ -106,14 +108,33 @@ func TestPodCgroupLimits(t *testing.T) {
 		}
 		return strings.TrimSpace(string(data))
 	}
+	// readQOS reads a file of the burstable QoS cgroup, "<hierarchy>/<file>"
+	// on cgroup v1.
+	readQOS := func(file string) string {
+		t.Helper()
+		h, name := filepath.Split(file)
+		data, err := os.ReadFile(filepath.Join(DefaultCgroupFSRoot, h, e.cgroupRoot, "kubepods/burstable", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	v2 := false
 	if _, err := os.Stat(filepath.Join(DefaultCgroupFSRoot, "cgroup.controllers")); err == nil {
+		v2 = true
 		if got := read("", "cpu.max"); got != "75000 100000" {
 			t.Errorf("cpu.max = %q", got)
 		}
 		if got := read("", "memory.max"); got != "50331648" {
 			t.Errorf("memory.max = %q", got)
 		}
+		if got := readQOS("cpu.weight"); got != "29" { // CPUSharesToWeight(204)
+			t.Errorf("burstable cpu.weight = %q, want 29", got)
+		}
 	} else {
+		if got := readQOS("cpu/cpu.shares"); got != "204" {
+			t.Errorf("burstable cpu.shares = %q, want 204 (the pod's 200m)", got)
+		}
 		for file, want := range map[string]string{"cpu.shares": "204", "cpu.cfs_quota_us": "75000", "cpu.cfs_period_us": "100000"} {
 			if got := read("cpu", file); got != want {
 				t.Errorf("cpu %s = %q, want %q", file, got, want)
@@ -134,6 +155,13 @@ func TestPodCgroupLimits(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(h, podDir)); err == nil {
 			t.Errorf("pod cgroup left in %s", h)
 		}
+	}
+	want, file := "2", "cpu/cpu.shares"
+	if v2 {
+		want, file = "1", "cpu.weight"
+	}
+	if got := readQOS(file); got != want {
+		t.Errorf("burstable %s with no pod left = %q, want %s", file, got, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package runc
 import (
 	"encoding/json"
 	"fmt"
+	v1 "k8s.io/api/core/v1"
 	"os"
 	"path/filepath"
 	"time"
@@ -76,6 +77,10 @@ type sandboxRecord struct {
 	// Pause is the pause process of a sandbox that shares its PID
 	// namespace (shareProcessNamespace); nil otherwise.
 	Pause *pauseRecord `json:"pause,omitempty"`
+	// QOSClass and MilliCPURequest are the pod's, for the cpu.shares of
+	// its QoS class's cgroup; set when the runtime made the pod's cgroup.
+	QOSClass        v1.PodQOSClass `json:"qosClass,omitempty"`
+	MilliCPURequest int64          `json:"milliCPURequest,omitempty"`
 }
 
 // pauseRecord is the pause container of a sandbox: runc container ID (its

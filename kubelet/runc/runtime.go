@@ -33,6 +33,7 @@ type Runtime struct {
 	conmonPath string
 	net        *network
 	noSwap     bool
+	qos        *qosCgroups
 
 	mu         sync.Mutex
 	sandboxes  map[string]*sandboxRecord
@@ -87,6 +88,7 @@ func New(root string, opts Options) (*Runtime, error) {
 		containers: map[string]*containerRecord{},
 		starting:   map[string]bool{},
 		subs:       map[chan kubelet.ContainerEvent]struct{}{},
+		qos:        newQOSCgroups(opts.CgroupFSRoot, opts.CgroupRoot),
 	}
 	// Without swap accounting (no memory.memsw files on cgroup v1), runc
 	// refuses a memory+swap limit.
@@ -102,6 +104,10 @@ func New(root string, opts Options) (*Runtime, error) {
 	}
 	if err := r.load(); err != nil {
 		return nil, err
+	}
+	// The kubelet brings its QoS cgroups up to date when it starts.
+	if err := r.qos.restore(r.sandboxes); err != nil {
+		r.opts.Logger.Error("update QoS cgroups", "err", err)
 	}
 	return r, nil
 }

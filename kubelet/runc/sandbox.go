@@ -65,6 +65,7 @@ func (r *Runtime) RunPodSandbox(ctx context.Context, config *kubelet.SandboxConf
 			if cerr := removeCgroup(r.opts.CgroupFSRoot, path.Join(r.opts.CgroupRoot, sb.CgroupParent)); cerr != nil {
 				r.opts.Logger.Error("undo pod cgroup", "pod", sb.PodNamespace+"/"+sb.PodName, "err", cerr)
 			}
+			r.forgetQOSPod(sb)
 		}
 		return "", fmt.Errorf("RunPodSandbox %s/%s: %w", sb.PodNamespace, sb.PodName, err)
 	}
@@ -331,7 +332,11 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, sandboxID string) error 
 		errs = append(errs, removeAllUnmounted(layout.PodDir(cp.PodUID)))
 		errs = append(errs, os.RemoveAll(r.podLogDir(&cp)))
 		if ownsPodCgroup(&cp) {
-			errs = append(errs, r.removePodCgroup(ctx, path.Join(r.opts.CgroupRoot, cp.CgroupParent)))
+			err := r.removePodCgroup(ctx, path.Join(r.opts.CgroupRoot, cp.CgroupParent))
+			if err == nil {
+				r.forgetQOSPod(&cp)
+			}
+			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("RemovePodSandbox %s: pod %s/%s: %w", sandboxID, cp.PodNamespace, cp.PodName, err)
