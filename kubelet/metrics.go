@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Metrics are the engine's Prometheus metrics, with the kubelet's names,
@@ -18,6 +20,12 @@ import (
 //   - kubelet_pod_start_duration_seconds: from the engine first seeing a
 //     pod (SetPods) to its status first turning Running;
 //   - kubelet_pleg_relist_duration_seconds: one relist of the runtime;
+//   - kubelet_running_pods and kubelet_running_containers{container_state}:
+//     from each relist's listing, as the kubelet's PLEG sets them, the
+//     pods with a ready sandbox and the containers by state ("created",
+//     "running", "exited", "unknown"). Unlike the kubelet, which sets only
+//     the states it saw in the listing (a state no container is in any more
+//     keeps its last count), every state is set, to 0 when none is in it;
 //   - kubelet_started_pods_total and kubelet_started_pods_errors_total:
 //     sandboxes created, and failures to;
 //   - kubelet_run_podsandbox_duration_seconds{runtime_handler} and
@@ -35,6 +43,8 @@ type Metrics struct {
 	podWorkerDuration      *prometheus.HistogramVec
 	podStartDuration       prometheus.Histogram
 	relistDuration         prometheus.Histogram
+	runningPods            prometheus.Gauge
+	runningContainers      *prometheus.GaugeVec
 	startedPods            prometheus.Counter
 	startedPodsErrors      prometheus.Counter
 	runSandboxDuration     *prometheus.HistogramVec
@@ -58,6 +68,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Duration in seconds from kubelet seeing a pod for the first time to the pod starting to run", Buckets: podStartBuckets}),
 		relistDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Subsystem: sub, Name: "pleg_relist_duration_seconds",
 			Help: "Duration in seconds for relisting pods in PLEG.", Buckets: prometheus.DefBuckets}),
+		runningPods: prometheus.NewGauge(prometheus.GaugeOpts{Subsystem: sub, Name: "running_pods",
+			Help: "Number of pods that have a running pod sandbox"}),
+		runningContainers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Subsystem: sub, Name: "running_containers",
+			Help: "Number of containers currently running"}, []string{"container_state"}),
 		startedPods: prometheus.NewCounter(prometheus.CounterOpts{Subsystem: sub, Name: "started_pods_total",
 			Help: "Cumulative number of pods started"}),
 		startedPodsErrors: prometheus.NewCounter(prometheus.CounterOpts{Subsystem: sub, Name: "started_pods_errors_total",
@@ -73,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		startedContainersError: prometheus.NewCounterVec(prometheus.CounterOpts{Subsystem: sub, Name: "started_containers_errors_total",
 			Help: "Cumulative number of errors when starting containers"}, []string{"container_type", "code"}),
 	}
-	for _, c := range []prometheus.Collector{m.podWorkerDuration, m.podStartDuration, m.relistDuration, m.startedPods,
+	for _, c := range []prometheus.Collector{m.podWorkerDuration, m.podStartDuration, m.relistDuration, m.runningPods, m.runningContainers, m.startedPods,
 		m.startedPodsErrors, m.runSandboxDuration, m.runSandboxErrors, m.startedContainers, m.startedContainersError} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("kubelet: register metrics: %w", err)
@@ -132,6 +146,28 @@ func (m *Metrics) observePodStart(d time.Duration) {
 func (m *Metrics) observeRelist(start time.Time) {
 	if m != nil {
 		m.relistDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// setRunning sets the running pod and container gauges from a relist's
+// listing.
+func (m *Metrics) setRunning(sandboxes []*SandboxStatus, containers []*ContainerStatus) {
+	if m == nil {
+		return
+	}
+	pods := map[types.UID]bool{}
+	for _, sb := range sandboxes {
+		if sb.State == SandboxReady {
+			pods[sb.PodUID] = true
+		}
+	}
+	m.runningPods.Set(float64(len(pods)))
+	counts := map[ContainerState]int{ContainerCreated: 0, ContainerRunning: 0, ContainerExited: 0, ContainerUnknown: 0}
+	for _, c := range containers {
+		counts[c.State]++
+	}
+	for state, n := range counts {
+		m.runningContainers.WithLabelValues(strings.ToLower(string(state))).Set(float64(n))
 	}
 }
 

@@ -43,6 +43,11 @@ func TestMetrics(t *testing.T) {
 		"kubelet_started_containers_total{container_type=container}":      1,
 		"kubelet_pod_start_duration_seconds{}":                            1,
 		"kubelet_started_pods_errors_total{}":                             0,
+		"kubelet_running_pods{}":                                          1,
+		"kubelet_running_containers{container_state=running}":             1,
+		"kubelet_running_containers{container_state=exited}":              1, // the init container
+		"kubelet_running_containers{container_state=created}":             0,
+		"kubelet_running_containers{container_state=unknown}":             0,
 	} {
 		if got[name] != want {
 			t.Errorf("%s = %v, want %v", name, got[name], want)
@@ -80,5 +85,15 @@ func TestMetrics(t *testing.T) {
 	}
 	if got["kubelet_pleg_relist_duration_seconds{}"] < 1 {
 		t.Errorf("no relist observed: %v", got)
+	}
+
+	// With the pods gone, nothing runs.
+	if err := e.s.SetPods(nil); err != nil {
+		t.Fatal(err)
+	}
+	e.syncN(4)
+	got = metricstest.Samples(t, reg)
+	if got["kubelet_running_pods{}"] != 0 || got["kubelet_running_containers{container_state=running}"] != 0 {
+		t.Errorf("running pods and containers once the pods are gone: %v", got)
 	}
 }

@@ -90,6 +90,7 @@ func (s *Syncer) relist(ctx context.Context) {
 		s.requestRescan()
 		return
 	}
+	s.opts.Metrics.setRunning(sandboxes, containers)
 
 	var changed map[types.UID]*relistGroup
 	mark := func(uid types.UID) {

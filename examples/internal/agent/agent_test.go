@@ -260,13 +260,17 @@ func TestHandler(t *testing.T) {
 		}
 		return false
 	})
-	code, metrics := get("/metrics")
-	if code != 200 {
-		t.Fatalf("metrics: %d", code)
-	}
+	// The engine's running gauges follow its relists, made every second.
+	var metrics string
+	waitFor(t, "the running pods and containers in the metrics", func() bool {
+		code, body := get("/metrics")
+		if code != 200 {
+			t.Fatalf("metrics: %d", code)
+		}
+		metrics = body
+		return strings.Contains(body, "kubelet_running_pods 2") && strings.Contains(body, `kubelet_running_containers{container_state="running"} 2`)
+	})
 	for _, want := range []string{
-		"kubelet_running_pods 2",
-		`kubelet_running_containers{container_state="running"} 2`,
 		`kube_pod_status_phase{namespace="default",phase="Running",pod="web-1",uid="uid-web-1"} 1`,
 		`kube_pod_status_ready{condition="true",namespace="default",pod="web-0",uid="uid-web-0"} 1`,
 		`kube_pod_container_status_restarts_total{container="httpd",namespace="default",pod="web-0",uid="uid-web-0"} 0`,

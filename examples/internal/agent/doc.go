@@ -43,10 +43,10 @@
 //
 // # Caveats
 //
-// The engine metrics are computed from pod statuses and the runtime's
-// listing at scrape time (kubelet_running_pods, kubelet_running_containers
-// and the kube-state-metrics style kube_pod_status_phase,
-// kube_pod_status_ready and kube_pod_container_status_restarts_total); the
-// kubelet package exposes no sync durations, so the kubelet's
-// kubelet_pod_worker_duration_seconds has no counterpart.
+// The kubelet's engine and prober series come from kubelet.Metrics and
+// prober.Metrics, registered on the agent's registry unless the caller
+// set its own in the options (then they are exported wherever the caller
+// registered them). The kube-state-metrics style kube_pod_status_phase,
+// kube_pod_status_ready and kube_pod_container_status_restarts_total are
+// computed from the engine's pod statuses at scrape time.
 package agent

@@ -1,66 +1,38 @@
 package agent
 
 import (
-	"context"
-	"strings"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 	v1 "k8s.io/api/core/v1"
-
-	"github.com/nodekit/nodekit/kubelet"
 )
 
-// engineCollector exports the engine's state at scrape time: the kubelet's
-// running pod and container gauges (from the runtime's listing, as the
-// kubelet's are) and, per pod, the kube-state-metrics series users alert on
-// (from the engine's statuses).
+// engineCollector exports, per pod, the kube-state-metrics series users
+// alert on, from the engine's statuses at scrape time. The kubelet's own
+// series (running pods and containers among them) come from the engine's
+// kubelet.Metrics.
 type engineCollector struct {
-	a                 *Agent
-	runningPods       *prometheus.Desc
-	runningContainers *prometheus.Desc
-	phase             *prometheus.Desc
-	ready             *prometheus.Desc
-	restarts          *prometheus.Desc
+	a        *Agent
+	phase    *prometheus.Desc
+	ready    *prometheus.Desc
+	restarts *prometheus.Desc
 }
 
 func newEngineCollector(a *Agent) *engineCollector {
 	pod := []string{"namespace", "pod", "uid"}
 	return &engineCollector{
-		a:                 a,
-		runningPods:       prometheus.NewDesc("kubelet_running_pods", "Number of pods that have a running pod sandbox", nil, nil),
-		runningContainers: prometheus.NewDesc("kubelet_running_containers", "Number of containers currently running", []string{"container_state"}, nil),
-		phase:             prometheus.NewDesc("kube_pod_status_phase", "The pods current phase.", append(pod, "phase"), nil),
-		ready:             prometheus.NewDesc("kube_pod_status_ready", "Describes whether the pod is ready to serve requests.", append(pod, "condition"), nil),
-		restarts:          prometheus.NewDesc("kube_pod_container_status_restarts_total", "The number of container restarts per container.", append(pod, "container"), nil),
+		a:        a,
+		phase:    prometheus.NewDesc("kube_pod_status_phase", "The pods current phase.", append(pod, "phase"), nil),
+		ready:    prometheus.NewDesc("kube_pod_status_ready", "Describes whether the pod is ready to serve requests.", append(pod, "condition"), nil),
+		restarts: prometheus.NewDesc("kube_pod_container_status_restarts_total", "The number of container restarts per container.", append(pod, "container"), nil),
 	}
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.runningPods, c.runningContainers, c.phase, c.ready, c.restarts} {
+	for _, d := range []*prometheus.Desc{c.phase, c.ready, c.restarts} {
 		ch <- d
 	}
 }
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if sbs, err := c.a.opts.Runtime.ListPodSandboxes(ctx, kubelet.SandboxFilter{State: kubelet.SandboxReady}); err == nil {
-		ch <- prometheus.MustNewConstMetric(c.runningPods, prometheus.GaugeValue, float64(len(sbs)))
-	} else {
-		ch <- prometheus.NewInvalidMetric(c.runningPods, err)
-	}
-	if cs, err := c.a.opts.Runtime.ListContainers(ctx, kubelet.ContainerFilter{}); err == nil {
-		counts := map[kubelet.ContainerState]int{kubelet.ContainerCreated: 0, kubelet.ContainerRunning: 0, kubelet.ContainerExited: 0, kubelet.ContainerUnknown: 0}
-		for _, ct := range cs {
-			counts[ct.State]++
-		}
-		for state, n := range counts {
-			ch <- prometheus.MustNewConstMetric(c.runningContainers, prometheus.GaugeValue, float64(n), strings.ToLower(string(state)))
-		}
-	} else {
-		ch <- prometheus.NewInvalidMetric(c.runningContainers, err)
-	}
 	phases := []v1.PodPhase{v1.PodPending, v1.PodRunning, v1.PodSucceeded, v1.PodFailed, v1.PodUnknown}
 	for _, p := range c.a.Pods() {
 		labels := []string{p.Namespace, p.Name, string(p.UID)}
