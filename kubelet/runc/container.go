@@ -517,6 +517,15 @@ func (r *Runtime) waitExit(ctx context.Context, id string, timeout time.Duration
 		if !processAlive(pid) {
 			pid = c.InitPID
 		}
+		if !processAlive(pid) {
+			// Nothing left to wait on, yet no exit seen: look again
+			// shortly rather than spin.
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(left, 10*time.Millisecond)):
+			}
+			continue
+		}
 		waitPID(ctx, pid, min(left, waitExitRecheck))
 	}
 }
