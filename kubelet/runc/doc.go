@@ -124,9 +124,13 @@
 //     container manager, it keeps the cpu.shares (cpu.weight on v2) of
 //     kubepods/burstable at the Burstable pods' CPU requests together and
 //     of kubepods/besteffort at 2, updated as pods come and go and when a
-//     Runtime starts (kubelet.QOSCPUShares). Not done: the kubepods cgroup's
-//     own node-allocatable limits, the QOSReserved memory reservations, and
-//     updates of a pod's limits while it runs (no in-place resize).
+//     Runtime starts (kubelet.QOSCPUShares). The kubepods cgroup gets the
+//     node's allocatable cpu, memory and pids when Options.KubepodsResources
+//     says what they are (the kubelet computes them from the capacity and
+//     its reserved flags; the runtime knows neither, so it writes nothing
+//     by default). Not done: hugepage limits, the QOSReserved memory
+//     reservations, and updates of a pod's limits while it runs (no
+//     in-place resize).
 //   - When overlayfs cannot be mounted (no overlay module, an upper directory
 //     on a filesystem overlayfs refuses), each container gets a copy of the
 //     image (cp -a --reflink=auto): correct but slower and larger.

@@ -1,6 +1,7 @@
 package runc
 
 import (
+	v1 "k8s.io/api/core/v1"
 	"log/slog"
 	"time"
 
@@ -47,6 +48,16 @@ type Options struct {
 	// OOM-kill counters and the removal of pod cgroups; empty means
 	// /sys/fs/cgroup.
 	CgroupFSRoot string
+	// KubepodsResources, when set, is written to the kubepods cgroup (below
+	// CgroupRoot) by New, as the kubelet writes it when it starts: cpu as
+	// cpu.shares (cpu.weight on cgroup v2), memory as the memory limit, pid
+	// as pids.max. The kubelet writes the node's capacity less
+	// --kube-reserved and --system-reserved with
+	// --enforce-node-allocatable=pods (its default), the capacity
+	// otherwise; the eviction thresholds stay inside the cgroup, so that
+	// eviction comes before the kernel's OOM killer. nil writes nothing.
+	// Other resources (hugepages, ephemeral storage) are refused.
+	KubepodsResources v1.ResourceList
 	// Node describes the node for spec generation (allocatable resources,
 	// memory capacity, host IPs, host name).
 	Node oci.NodeInfo

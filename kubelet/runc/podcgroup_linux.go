@@ -50,48 +50,72 @@ func (r *Runtime) forgetQOSPod(sb *sandboxRecord) {
 // writePodCgroup writes cfg to the cgroup cgroupPath of the hierarchies
 // mounted below fsRoot, creating it.
 func writePodCgroup(fsRoot, cgroupPath string, cfg kubelet.PodResourceConfig) error {
-	type file struct{ dir, name, value string }
-	var files []file
-	if _, err := os.Stat(filepath.Join(fsRoot, "cgroup.controllers")); err == nil {
-		// cgroup v2: the controllers must be enabled in every ancestor.
-		dir := filepath.Join(fsRoot, cgroupPath)
-		parts := strings.Split(strings.Trim(path.Clean("/"+cgroupPath), "/"), "/")
-		for i := range parts {
-			parent := filepath.Join(append([]string{fsRoot}, parts[:i]...)...)
-			if err := os.MkdirAll(parent, 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+cpu +memory"), 0o644); err != nil {
-				return fmt.Errorf("enable cpu and memory controllers in %s: %w", parent, err)
-			}
+	var files []cgroupFile
+	if isCgroupV2(fsRoot) {
+		if err := enableControllers(fsRoot, cgroupPath, "+cpu +memory"); err != nil {
+			return err
 		}
-		files = append(files, file{dir, "cpu.weight", strconv.FormatUint(kubelet.CPUSharesToWeight(cfg.CPUShares), 10)})
+		dir := filepath.Join(fsRoot, cgroupPath)
+		files = append(files, cgroupFile{dir, "cpu.weight", strconv.FormatUint(kubelet.CPUSharesToWeight(cfg.CPUShares), 10)})
 		if cfg.CPUQuota > 0 {
-			files = append(files, file{dir, "cpu.max", strconv.FormatInt(cfg.CPUQuota, 10) + " " + strconv.FormatUint(cfg.CPUPeriod, 10)})
+			files = append(files, cgroupFile{dir, "cpu.max", strconv.FormatInt(cfg.CPUQuota, 10) + " " + strconv.FormatUint(cfg.CPUPeriod, 10)})
 		}
 		if cfg.MemoryLimit > 0 {
-			files = append(files, file{dir, "memory.max", strconv.FormatInt(cfg.MemoryLimit, 10)})
+			files = append(files, cgroupFile{dir, "memory.max", strconv.FormatInt(cfg.MemoryLimit, 10)})
 		}
 	} else {
 		cpu, memory := filepath.Join(fsRoot, "cpu", cgroupPath), filepath.Join(fsRoot, "memory", cgroupPath)
-		files = append(files, file{cpu, "cpu.shares", strconv.FormatUint(cfg.CPUShares, 10)})
+		files = append(files, cgroupFile{cpu, "cpu.shares", strconv.FormatUint(cfg.CPUShares, 10)})
 		if cfg.CPUQuota > 0 {
 			// The period first: the kernel checks the quota against it.
 			files = append(files,
-				file{cpu, "cpu.cfs_period_us", strconv.FormatUint(cfg.CPUPeriod, 10)},
-				file{cpu, "cpu.cfs_quota_us", strconv.FormatInt(cfg.CPUQuota, 10)})
+				cgroupFile{cpu, "cpu.cfs_period_us", strconv.FormatUint(cfg.CPUPeriod, 10)},
+				cgroupFile{cpu, "cpu.cfs_quota_us", strconv.FormatInt(cfg.CPUQuota, 10)})
 		}
 		if cfg.MemoryLimit > 0 {
-			files = append(files, file{memory, "memory.limit_in_bytes", strconv.FormatInt(cfg.MemoryLimit, 10)})
+			files = append(files, cgroupFile{memory, "memory.limit_in_bytes", strconv.FormatInt(cfg.MemoryLimit, 10)})
 		}
 	}
+	return writeCgroupFiles(files)
+}
+
+// cgroupFile is a value to write to a file of a cgroup directory.
+type cgroupFile struct{ dir, name, value string }
+
+// isCgroupV2 reports whether fsRoot is a cgroup v2 (unified) mount.
+func isCgroupV2(fsRoot string) bool {
+	_, err := os.Stat(filepath.Join(fsRoot, "cgroup.controllers"))
+	return err == nil
+}
+
+// enableControllers writes controllers ("+cpu +memory") to the
+// cgroup.subtree_control of every ancestor of cgroupPath on the cgroup v2
+// mount fsRoot, creating them: a controller is usable in a cgroup only
+// once every ancestor enables it.
+func enableControllers(fsRoot, cgroupPath, controllers string) error {
+	parts := strings.Split(strings.Trim(path.Clean("/"+cgroupPath), "/"), "/")
+	for i := range parts {
+		parent := filepath.Join(append([]string{fsRoot}, parts[:i]...)...)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte(controllers), 0o644); err != nil {
+			return fmt.Errorf("enable controllers %q in %s: %w", controllers, parent, err)
+		}
+	}
+	return nil
+}
+
+// writeCgroupFiles writes files in order, creating their directories. It
+// writes every file it can and returns the failures together.
+func writeCgroupFiles(files []cgroupFile) error {
 	var errs []error
 	for _, f := range files {
 		if err := os.MkdirAll(f.dir, 0o755); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(f.dir, f.name), []byte(f.value), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", f.name, err))
+			errs = append(errs, fmt.Errorf("write %s: %w", filepath.Join(f.dir, f.name), err))
 		}
 	}
 	return errors.Join(errs...)

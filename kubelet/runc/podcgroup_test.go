@@ -16,21 +16,9 @@ import (
 // both cgroup versions.
 func TestWritePodCgroupLayouts(t *testing.T) {
 	cfg := kubelet.PodResourceConfig{CPUShares: 768, CPUQuota: 75000, CPUPeriod: 100000, MemoryLimit: 48 << 20}
-	read := func(p string) string {
-		t.Helper()
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(data))
-	}
+	read := func(p string) string { return readTrimmed(t, p) }
 
-	v1root := t.TempDir()
-	for _, d := range []string{"cpu", "memory"} {
-		if err := os.Mkdir(filepath.Join(v1root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	v1root := cgroupV1Fixture(t, "cpu", "memory")
 	if err := writePodCgroup(v1root, "/kubepods/burstable/podX", cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -101,23 +89,13 @@ func TestPodCgroupLimits(t *testing.T) {
 	id := ids[0]
 	podDir := filepath.Join(e.cgroupRoot, cfg.CgroupParent)
 	read := func(h, file string) string {
-		t.Helper()
-		data, err := os.ReadFile(filepath.Join(DefaultCgroupFSRoot, h, podDir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(data))
+		return readTrimmed(t, filepath.Join(DefaultCgroupFSRoot, h, podDir, file))
 	}
 	// readQOS reads a file of the burstable QoS cgroup, "<hierarchy>/<file>"
 	// on cgroup v1.
 	readQOS := func(file string) string {
-		t.Helper()
 		h, name := filepath.Split(file)
-		data, err := os.ReadFile(filepath.Join(DefaultCgroupFSRoot, h, e.cgroupRoot, "kubepods/burstable", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(data))
+		return readTrimmed(t, filepath.Join(DefaultCgroupFSRoot, h, e.cgroupRoot, "kubepods/burstable", name))
 	}
 	v2 := false
 	if _, err := os.Stat(filepath.Join(DefaultCgroupFSRoot, "cgroup.controllers")); err == nil {
@@ -163,6 +141,29 @@ func TestPodCgroupLimits(t *testing.T) {
 	if got := readQOS(file); got != want {
 		t.Errorf("burstable %s with no pod left = %q, want %s", file, got, want)
 	}
+}
+
+// readTrimmed returns the content of file p without surrounding space.
+func readTrimmed(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// cgroupV1Fixture returns a directory with an empty directory for each of
+// the v1 hierarchies named.
+func cgroupV1Fixture(t *testing.T, hierarchies ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, h := range hierarchies {
+		if err := os.Mkdir(filepath.Join(root, h), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
 
 func res(cpuReq, memReq, cpuLim, memLim string) v1.ResourceRequirements {

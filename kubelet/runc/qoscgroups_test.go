@@ -3,7 +3,6 @@ package runc
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
@@ -13,18 +12,11 @@ import (
 // TestQOSCgroups keeps the QoS cgroups of a fixture v1 tree in step with
 // pods coming and going, as the kubelet's qosContainerManager does.
 func TestQOSCgroups(t *testing.T) {
-	fsRoot := t.TempDir()
-	if err := os.Mkdir(filepath.Join(fsRoot, "cpu"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fsRoot := cgroupV1Fixture(t, "cpu")
 	q := newQOSCgroups(fsRoot, "/node")
 	shares := func(class string) string {
 		t.Helper()
-		data, err := os.ReadFile(filepath.Join(fsRoot, "cpu/node/kubepods", class, "cpu.shares"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(data))
+		return readTrimmed(t, filepath.Join(fsRoot, "cpu/node/kubepods", class, "cpu.shares"))
 	}
 	sandbox := func(uid types.UID, class v1.PodQOSClass, parent string, milli int64) *sandboxRecord {
 		return &sandboxRecord{ID: string(uid) + "-sb", PodUID: uid, QOSClass: class, CgroupParent: parent, MilliCPURequest: milli}
@@ -91,11 +83,7 @@ func TestQOSCgroups(t *testing.T) {
 	if err := newQOSCgroups(v2, "/").add("a", qosPod{class: v1.PodQOSBurstable, milliCPU: 300}); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(v2, "kubepods/burstable/cpu.weight"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.TrimSpace(string(data)); got != "40" { // CPUSharesToWeight(307)
+	if got := readTrimmed(t, filepath.Join(v2, "kubepods/burstable/cpu.weight")); got != "40" { // CPUSharesToWeight(307)
 		t.Errorf("v2 burstable cpu.weight = %s, want 40", got)
 	}
 }

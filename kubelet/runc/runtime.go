@@ -74,6 +74,9 @@ func New(root string, opts Options) (*Runtime, error) {
 	if !filepath.IsAbs(opts.CgroupRoot) {
 		return nil, fmt.Errorf("Options.CgroupRoot %q must be absolute: %w", opts.CgroupRoot, ErrInvalidOptions)
 	}
+	if err := checkKubepodsResources(opts.KubepodsResources); err != nil {
+		return nil, err
+	}
 	netw, err := newNetwork(opts.Network)
 	if err != nil {
 		return nil, err
@@ -101,6 +104,11 @@ func New(root string, opts Options) (*Runtime, error) {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o711); err != nil {
 			return nil, fmt.Errorf("state directory: %w", err)
 		}
+	}
+	// The kubelet fails to start when it cannot set up the node's
+	// allocatable cgroup (a memory limit below what the pods use now).
+	if err := writeKubepodsCgroup(opts.CgroupFSRoot, opts.CgroupRoot, opts.KubepodsResources); err != nil {
+		return nil, err
 	}
 	if err := r.load(); err != nil {
 		return nil, err
