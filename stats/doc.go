@@ -111,8 +111,9 @@
 //     machine_memory_bytes carry machine_id, system_uuid and boot_id as in
 //     cAdvisor; the other machine_* families (topology, caches, NUMA, DIMMs),
 //     TCP/UDP figures, accelerators, container_fs_* IO-time families and the
-//     machine's filesystems are not exported. Summary rlimit and accelerator
-//     figures are not produced.
+//     machine's filesystems are not exported. Summary accelerator figures
+//     are not produced; the node's rlimit (FS.Rlimit) is left out when
+//     the proc root cannot be read, where the kubelet fails the summary.
 //   - Discover cannot know pod names or container spec names: callers fill
 //     them from the API server or the runtime.
 //   - Kept-open cgroup files: at most Options.MaxOpenFiles descriptors

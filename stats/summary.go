@@ -33,7 +33,10 @@ const defaultInterfaceName = "eth0"
 // filesystem) from Options.ImageFsDir. StartTime of pods and containers is
 // the time of their first successful sample (the kubelet uses the runtime's
 // creation time, which cgroups do not record); the node's is the boot time.
-// Rlimit and accelerator figures are not produced.
+// The node's Rlimit is read from the proc root when Summary is called, as
+// the kubelet reads it (FS.Rlimit); it is left out when that read fails,
+// where the kubelet fails the whole summary. Accelerator figures are not
+// produced.
 func (c *Collector) Summary(nodeName string) *statsapi.Summary {
 	s := &statsapi.Summary{Node: c.nodeStats(nodeName), Pods: []statsapi.PodStats{}}
 	c.mu.RLock()
@@ -145,6 +148,12 @@ func (c *Collector) nodeStats(nodeName string) statsapi.NodeStats {
 	n.IO = v.ioStats()
 	n.Network = v.networkStats()
 	n.Swap = v.swapStats()
+	if r, err := c.fs.Rlimit(); err == nil {
+		n.Rlimit = &statsapi.RlimitStats{Time: metav1.NewTime(c.opts.Clock.Now()), NumOfRunningProcesses: ptr.To(r.Tasks)}
+		if r.MaxPID > 0 {
+			n.Rlimit.MaxPID = ptr.To(r.MaxPID)
+		}
+	}
 	if root, at, image := c.nodeFilesystems(); root != nil || image != nil {
 		if root != nil {
 			n.Fs = filesystemFsStats(root, at)
