@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -248,7 +249,7 @@ func TestRestartAdopts(t *testing.T) {
 	listen := freeAddr(t)
 	start := func() (*exec.Cmd, *syncBuffer) {
 		cmd := program(context.Background(), t, "--manifests", manifests, "--node-name", name, "--state-dir", stateDir,
-			"--listen", listen, "--busybox-image", "busybox:latest", "--poll", "100ms")
+			"--listen", listen, "--busybox-image", "busybox:latest", "--poll", "100ms", "--system-reserved", "memory=512Mi")
 		log := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
@@ -294,6 +295,11 @@ func TestRestartAdopts(t *testing.T) {
 	}
 	cmd, log := start()
 	first := running(log, "a")
+	// The kubepods cgroup holds the machine's memory less the reserved
+	// (the kernel rounds a limit down to whole pages).
+	if got, want := kubepodsMemoryLimit(t, "/nodekit/"+name), (machineMemory(t)-512<<20)&^int64(os.Getpagesize()-1); got != want {
+		t.Errorf("kubepods memory limit %d, want the machine's less 512 MiB, %d", got, want)
+	}
 	stop(cmd, log)
 
 	cmd, log = start()
@@ -316,6 +322,45 @@ func TestRestartAdopts(t *testing.T) {
 	}
 	running(log, "b")
 	stop(cmd, log)
+}
+
+// kubepodsMemoryLimit reads the memory limit of the kubepods cgroup below
+// cgroupRoot.
+func kubepodsMemoryLimit(t *testing.T, cgroupRoot string) int64 {
+	t.Helper()
+	p := filepath.Join("/sys/fs/cgroup", cgroupRoot, "kubepods", "memory.max")
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		p = filepath.Join("/sys/fs/cgroup/memory", cgroupRoot, "kubepods", "memory.limit_in_bytes")
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return n
+}
+
+// machineMemory returns MemTotal in bytes.
+func machineMemory(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no MemTotal in /proc/meminfo")
+	return 0
 }
 
 // syncBuffer is a bytes.Buffer that a process writes while the test reads.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+
 	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/proxy"
 )
@@ -34,9 +36,18 @@ type Config struct {
 	PauseCommand  string
 	ProbeCoalesce time.Duration
 	Verbose       bool
+	// KubeReserved and SystemReserved are the kubelet's flags of the same
+	// names ("cpu=100m,memory=256Mi,pid=1000"); EnforceNodeAllocatable is
+	// its --enforce-node-allocatable, "pods" or "" (none).
+	KubeReserved           string
+	SystemReserved         string
+	EnforceNodeAllocatable string
 
 	// ParsedNodeIP is NodeIP, parsed by Complete.
 	ParsedNodeIP netip.Prefix
+	// Reserved is KubeReserved and SystemReserved together, parsed by
+	// Complete.
+	Reserved v1.ResourceList
 }
 
 // NodeDevice is the device carrying the node's address inside the node
@@ -74,6 +85,9 @@ func (c *Config) Register(fs *flag.FlagSet, defaultName string) {
 	fs.StringVar(&c.PauseCommand, "pause-command", "", `command of the pause process, words separated by spaces, replacing the pause image's (for a busybox image: "sleep 2147483647", which does not reap orphans as registry.k8s.io/pause does)`)
 	fs.DurationVar(&c.ProbeCoalesce, "probe-coalesce", 0, "run the probes of all pods on a common grid of this step (such as 100ms) to share wake-ups; 0 keeps the kubelet's own timing")
 	fs.BoolVar(&c.Verbose, "v", false, "log debug messages")
+	fs.StringVar(&c.KubeReserved, "kube-reserved", "", "resources reserved for the node's own agents, such as cpu=100m,memory=256Mi,pid=1000 (cpu, memory and pid)")
+	fs.StringVar(&c.SystemReserved, "system-reserved", "", "resources reserved for the system, in the form of --kube-reserved")
+	fs.StringVar(&c.EnforceNodeAllocatable, "enforce-node-allocatable", "pods", `"pods" limits the kubepods cgroup to the machine's capacity less the reserved resources; "" limits it to the capacity`)
 }
 
 // Complete fills defaults and checks the flags.
@@ -116,6 +130,25 @@ func (c *Config) Complete() error {
 	if c.ProbeCoalesce < 0 {
 		return UsageError{fmt.Sprintf("--probe-coalesce %s is negative", c.ProbeCoalesce)}
 	}
+	switch c.EnforceNodeAllocatable {
+	case "pods", "":
+	default:
+		return UsageError{fmt.Sprintf("--enforce-node-allocatable %q is not pods or empty (system-reserved and kube-reserved cgroups are not made)", c.EnforceNodeAllocatable)}
+	}
+	kube, err := parseReserved("kube-reserved", c.KubeReserved)
+	if err != nil {
+		return err
+	}
+	system, err := parseReserved("system-reserved", c.SystemReserved)
+	if err != nil {
+		return err
+	}
+	for name, q := range system {
+		sum := kube[name].DeepCopy()
+		sum.Add(q)
+		kube[name] = sum
+	}
+	c.Reserved = kube
 	switch proxy.BackendMode(c.Backend) {
 	case proxy.BackendAuto, proxy.BackendNFT, proxy.BackendLegacy:
 	default:

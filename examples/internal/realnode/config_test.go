@@ -20,6 +20,9 @@ func TestConfigComplete(t *testing.T) {
 		{"root cgroup", Config{NodeName: "n", CgroupRoot: "/", PodCIDR: "10.88.0.0/16"}, "--cgroup-root"},
 		{"backend", Config{NodeName: "n", Backend: "ebpf", PodCIDR: "10.88.0.0/16"}, "--iptables-backend"},
 		{"pod CIDR", Config{NodeName: "n", PodCIDR: "10.88.0.0"}, "--pod-cidr"},
+		{"enforce", Config{NodeName: "n", PodCIDR: "10.88.0.0/16", EnforceNodeAllocatable: "system-reserved"}, "--enforce-node-allocatable"},
+		{"kube reserved", Config{NodeName: "n", PodCIDR: "10.88.0.0/16", KubeReserved: "gpu=1"}, "--kube-reserved"},
+		{"system reserved", Config{NodeName: "n", PodCIDR: "10.88.0.0/16", SystemReserved: "memory=x"}, "--system-reserved"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

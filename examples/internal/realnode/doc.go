@@ -1,7 +1,10 @@
 // Package realnode sets up a real node for the examples: a network namespace
 // of its own (or the host's network), an image store, the runc runtime on
 // CNI, iptables, conntrack, health check servers and the stats collector,
-// around an agent.Agent; and removes all of it again.
+// around an agent.Agent; and removes all of it again. As the kubelet, it
+// derives the node's resources from the machine's capacity and the
+// reserved flags (NodeResources): the kubepods cgroup's limits and the
+// allocatable resources a downward API reference to an unset limit reads.
 //
 // It is support code of examples/node and examples/cluster-node, not a
 // public API.

@@ -35,6 +35,9 @@ type Node struct {
 	Health    *proxy.HealthCheckServer
 	Stats     *stats.Collector
 	Agent     *agent.Agent
+	// Resources are the node's capacity, allocatable resources and what
+	// its kubepods cgroup got.
+	Resources NodeResources
 	log       *slog.Logger
 }
 
@@ -75,14 +78,31 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, tune func(*agent.
 			return nil, err
 		}
 	}
+	fsys, err := stats.NewFS("/proc", "/sys/fs/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	machine, err := fsys.Machine()
+	if err != nil {
+		return nil, err
+	}
+	rlimit, err := fsys.Rlimit()
+	if err != nil {
+		log.Warn("task limit unknown: the kubepods cgroup gets no pids limit", "err", err)
+	}
+	if n.Resources, err = nodeResources(machine, rlimit.MaxPID, cfg.Reserved, cfg.EnforceNodeAllocatable == "pods"); err != nil {
+		return nil, err
+	}
+	log.Info("node resources", "capacity", n.Resources.Capacity, "kubepods", n.Resources.Kubepods, "allocatable", n.Resources.Allocatable)
 	n.Runtime, err = runc.New(filepath.Join(cfg.StateDir, "runtime"), runc.Options{
-		Images:       images,
-		CgroupRoot:   cfg.CgroupRoot,
-		Network:      runc.NetworkOptions{Subnet: cfg.PodCIDR, NodeNetNSPath: netnsPath},
-		Node:         oci.NodeInfo{HostIPs: []string{nodeIP.String()}},
-		PauseImage:   cfg.PauseImage,
-		PauseCommand: strings.Fields(cfg.PauseCommand),
-		Logger:       log.With("component", "runc"),
+		Images:            images,
+		CgroupRoot:        cfg.CgroupRoot,
+		KubepodsResources: n.Resources.Kubepods,
+		Network:           runc.NetworkOptions{Subnet: cfg.PodCIDR, NodeNetNSPath: netnsPath},
+		Node:              oci.NodeInfo{HostIPs: []string{nodeIP.String()}, Allocatable: n.Resources.Allocatable, MemoryCapacity: int64(machine.MemoryCapacityBytes)},
+		PauseImage:        cfg.PauseImage,
+		PauseCommand:      strings.Fields(cfg.PauseCommand),
+		Logger:            log.With("component", "runc"),
 	})
 	if err != nil {
 		return nil, err
@@ -100,10 +120,6 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, tune func(*agent.
 		hcOpts.Listen = n.NS.Listen
 	}
 	n.Health = proxy.NewHealthCheckServer(hcOpts)
-	fsys, err := stats.NewFS("/proc", "/sys/fs/cgroup")
-	if err != nil {
-		return nil, err
-	}
 	statsOpts := stats.Options{}
 	if n.NS != nil {
 		statsOpts.NodePID = -1 // no process of ours lives in the node namespace
