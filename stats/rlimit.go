@@ -10,7 +10,7 @@ import (
 )
 
 // Rlimit is the node's task table, as the kubelet's Summary reports it
-// (NodeStats.Rlimit, from pkg/kubelet/stats/pidlimit).
+// (NodeStats.Rlimit, from pkg/kubelet/stats/pidlimit). It is plain data.
 type Rlimit struct {
 	// MaxPID is the system-wide limit on tasks: the lesser of
 	// kernel.pid_max and kernel.threads-max. Zero when neither could be
