@@ -269,7 +269,7 @@ func baselineStartCost(ctx context.Context, b *testing.B, env *testEnv, r *Runti
 			_ = exec.Command(r.runcPath, "--root", runcRoot, "delete", "--force", id).Run()
 		}
 		for _, pid := range conmons {
-			waitGone(pid)
+			waitPID(ctx, pid, 10*time.Second)
 		}
 		for _, n := range nets {
 			n.release(ctx, r)
@@ -361,13 +361,6 @@ func baselineStartCost(ctx context.Context, b *testing.B, env *testEnv, r *Runti
 		return 0, 0, err
 	}
 	return wall, cpu, nil
-}
-
-// waitGone waits up to ten seconds for process pid (0: none) to be gone.
-func waitGone(pid int) {
-	for deadline := time.Now().Add(10 * time.Second); pid > 0 && processAlive(pid) && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // rawNetwork is a baseline's pod network: namespaces in dir, attached to
