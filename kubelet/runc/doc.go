@@ -26,7 +26,8 @@
 // a locked thread and bind-mounts them below the sandbox's directory; CNI's
 // loopback and pod network lists (by default bridge + host-local, see
 // DefaultConfList) attach the network namespace, and the pod IPs are those of
-// the CNI result. The pod's /dev/shm is a tmpfs of Options.ShmSize, and its
+// the CNI result (with NetworkOptions.InternalLoopback the runtime sets the
+// loopback interface up itself, without the plugin). The pod's /dev/shm is a tmpfs of Options.ShmSize, and its
 // Memory-medium emptyDirs are tmpfs mounts, as the kubelet makes them. Every
 // container of the pod joins the network, IPC and UTS namespaces, so they share
 // localhost.

@@ -12,6 +12,7 @@ import (
 	"github.com/containernetworking/cni/pkg/invoke"
 	cnitypes100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
+	"golang.org/x/sys/unix"
 )
 
 // network attaches pod network namespaces to the CNI networks: a loopback
@@ -117,6 +118,15 @@ func (n *network) setUp(ctx context.Context, sb *sandboxRecord, netnsPath string
 	lo.IfName = "lo"
 	loErr := make(chan error, 1)
 	go func() {
+		if sb.InternalLoopback {
+			loErr <- inNetNS(netnsPath, func() error {
+				if err := loopbackUp(); err != nil {
+					return fmt.Errorf("loopback of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
+				}
+				return nil
+			})
+			return
+		}
 		loErr <- inNetNS(n.nodeNS, func() error {
 			if _, err := n.cni.AddNetworkList(ctx, n.loopback, &lo); err != nil {
 				return fmt.Errorf("CNI loopback of sandbox %s: %w: %w", sb.ID, ErrNetwork, err)
@@ -154,6 +164,29 @@ func (n *network) setUp(ctx context.Context, sb *sandboxRecord, netnsPath string
 	return ips, nil
 }
 
+// loopbackUp sets the calling thread's network namespace's loopback
+// interface up, as the CNI loopback plugin does (the kernel then gives it
+// 127.0.0.1/8 and ::1).
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("flags of lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	return nil
+}
+
 // tearDown detaches the namespace from the pod network (releasing its
 // addresses) and from loopback. The namespace may already be gone.
 func (n *network) tearDown(ctx context.Context, sb *sandboxRecord, netnsPath string) error {
@@ -161,6 +194,9 @@ func (n *network) tearDown(ctx context.Context, sb *sandboxRecord, netnsPath str
 	return inNetNS(n.nodeNS, func() error {
 		if err := n.cni.DelNetworkList(ctx, n.pod, rt); err != nil {
 			return fmt.Errorf("CNI network %q of sandbox %s: delete: %w: %w", n.pod.Name, sb.ID, ErrNetwork, err)
+		}
+		if sb.InternalLoopback {
+			return nil // goes down with the namespace
 		}
 		lo := *rt
 		lo.IfName = "lo"

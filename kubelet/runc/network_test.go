@@ -135,3 +135,29 @@ func TestPodNetworkFailure(t *testing.T) {
 	}
 	assertNoLeftovers(t, e, r)
 }
+
+// TestInternalLoopback brings a pod's loopback up without the CNI loopback
+// plugin: its containers talk over 127.0.0.1, the plugin leaves no cached
+// result, and the sandbox's removal leaves nothing.
+func TestInternalLoopback(t *testing.T) {
+	e := newTestEnv(t, true)
+	e.opts.Network.InternalLoopback = true
+	r := e.newRuntime(t)
+	ctx := context.Background()
+	pod := testPod("lo", []string{"sh", "-c", "mkdir -p /tmp/www && echo hello-over-lo > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"})
+	sbID, ids := startPod(t, r, pod, 1)
+	var out string
+	waitFor(t, 20*time.Second, "the server over 127.0.0.1", func() bool {
+		res, err := r.ExecSync(ctx, ids[0], []string{"wget", "-q", "-O", "-", "http://127.0.0.1:8080/"}, 5*time.Second)
+		out = string(res.Stdout)
+		return err == nil && res.ExitCode == 0 && strings.TrimSpace(out) == "hello-over-lo"
+	})
+	cached, err := filepath.Glob(filepath.Join(r.opts.Network.CacheDir, "results", "cni-loopback-*"))
+	if err != nil || len(cached) != 0 {
+		t.Errorf("CNI loopback results cached: %v, %v", cached, err)
+	}
+	if err := r.RemovePodSandbox(ctx, sbID); err != nil {
+		t.Fatal(err)
+	}
+	assertNoLeftovers(t, e, r)
+}

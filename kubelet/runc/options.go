@@ -115,6 +115,13 @@ type NetworkOptions struct {
 	// IPAMDataDir is where host-local keeps its allocations in the default
 	// list; empty means <root>/cni/networks.
 	IPAMDataDir string
+	// InternalLoopback brings each pod's loopback interface up in the
+	// runtime itself instead of running the CNI loopback plugin, as
+	// containerd 2's use_internal_loopback does: one process less per pod
+	// start and stop. Each sandbox records the choice, so that one made
+	// with the plugin is still detached by it after a restart with this
+	// set.
+	InternalLoopback bool
 	// NodeNetNSPath is the network namespace CNI plugins run in, that is
 	// the namespace of the node side of pod networking: the bridge and the
 	// host ends of the veth pairs live there. Empty means the calling

@@ -77,6 +77,10 @@ type sandboxRecord struct {
 	// Pause is the pause process of a sandbox that shares its PID
 	// namespace (shareProcessNamespace); nil otherwise.
 	Pause *pauseRecord `json:"pause,omitempty"`
+	// InternalLoopback is set when the runtime brought the pod's loopback
+	// interface up itself (NetworkOptions.InternalLoopback) rather than
+	// the CNI loopback plugin, which then has no DEL to run.
+	InternalLoopback bool `json:"internalLoopback,omitempty"`
 	// QOSClass and MilliCPURequest are the pod's, for the cpu.shares of
 	// its QoS class's cgroup; set when the runtime made the pod's cgroup.
 	QOSClass        v1.PodQOSClass `json:"qosClass,omitempty"`

@@ -92,6 +92,7 @@ func (r *Runtime) setUpSandbox(ctx context.Context, sb *sandboxRecord, config *k
 		// which the next Runtime unmounts and removes.
 		sb.Network = true
 		sb.NetworkPending = true
+		sb.InternalLoopback = r.opts.Network.InternalLoopback
 	}
 	if !sb.HostIPC {
 		if err := mountTmpfs(filepath.Join(dir, "shm"), r.opts.ShmSize, 0o1777|os.ModeSticky, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
