@@ -64,9 +64,7 @@ func observe[T any](listed []*T, id func(*T) string, obs func(*T) observation, s
 func (s *Syncer) relist(ctx context.Context) {
 	s.relistMu.Lock()
 	defer s.relistMu.Unlock()
-	if m := s.opts.Metrics; m != nil {
-		defer m.observeRelist(time.Now())
-	}
+	defer s.opts.Metrics.observeRelist(time.Now())
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq

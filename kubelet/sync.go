@@ -143,9 +143,7 @@ func (s *Syncer) syncPod(ctx context.Context, ps *podState, in *syncInput) (time
 		}
 	}
 	if !w.terminating {
-		if m := s.opts.Metrics; m != nil {
-			defer m.observeSync(in.syncType, time.Now())
-		}
+		defer s.opts.Metrics.observeSync(in.syncType, time.Now())
 		actions := computePodActions(pod, rt, in.hashes, probeState{s.opts.Probes})
 		acted := false
 		if !actions.nothingToDo() {

@@ -152,9 +152,9 @@ func firstPID(dir string) int {
 }
 
 // SyncDiscovered makes the Collector watch exactly the pod and container
-// cgroups FS.DiscoverUnder(Options.CgroupRoot) finds now: new ones are added (resolve turns each into
-// a Target, filling pod and container names it knows; nil resolve uses
-// DefaultTarget), vanished ones are removed. Targets registered with Add are
+// cgroups FS.DiscoverUnder(Options.CgroupRoot) finds now: new ones are
+// added (resolve turns each into a Target, filling pod and container names
+// it knows; nil resolve uses DefaultTarget), vanished ones are removed. Targets registered with Add are
 // left alone. It returns the number of targets added and removed.
 func (c *Collector) SyncDiscovered(resolve func(DiscoveredCgroup) Target) (added, removed int, err error) {
 	found, err := c.fs.DiscoverUnder(c.opts.CgroupRoot)

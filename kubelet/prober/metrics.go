@@ -2,6 +2,7 @@ package prober
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,17 +83,9 @@ func newWorkerMetrics(m *Metrics, w *worker) workerMetrics {
 		"pod":        w.pod.Name,
 		"namespace":  w.pod.Namespace,
 	}
-	wm := workerMetrics{m: m, durationLabels: labels, resultLabels: prometheus.Labels{"pod_uid": string(w.pod.UID)}}
-	for k, v := range labels {
-		wm.resultLabels[k] = v
-	}
-	with := func(result string) prometheus.Counter {
-		l := prometheus.Labels{"result": result}
-		for k, v := range wm.resultLabels {
-			l[k] = v
-		}
-		return m.results.With(l)
-	}
+	wm := workerMetrics{m: m, durationLabels: labels, resultLabels: maps.Clone(labels)}
+	wm.resultLabels["pod_uid"] = string(w.pod.UID)
+	with := func(result string) prometheus.Counter { return m.results.With(wm.withResult(result)) }
 	wm.successful, wm.failed, wm.unknown = with(resultSuccessful), with(resultFailed), with(resultUnknown)
 	wm.duration = m.duration.With(labels)
 	return wm
@@ -122,11 +115,14 @@ func (wm workerMetrics) remove() {
 		return
 	}
 	for _, result := range []string{resultSuccessful, resultFailed, resultUnknown} {
-		l := prometheus.Labels{"result": result}
-		for k, v := range wm.resultLabels {
-			l[k] = v
-		}
-		wm.m.results.Delete(l)
+		wm.m.results.Delete(wm.withResult(result))
 	}
 	wm.m.duration.Delete(wm.durationLabels)
+}
+
+// withResult returns the worker's prober_probe_total labels with result.
+func (wm workerMetrics) withResult(result string) prometheus.Labels {
+	l := maps.Clone(wm.resultLabels)
+	l["result"] = result
+	return l
 }

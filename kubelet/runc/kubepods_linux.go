@@ -3,8 +3,6 @@ package runc
 import (
 	"fmt"
 	"path"
-	"path/filepath"
-	"strconv"
 
 	v1 "k8s.io/api/core/v1"
 
@@ -12,9 +10,10 @@ import (
 	"github.com/nodekit/nodekit/kubelet"
 )
 
-// resourcePIDs is the kubelet's name for the process ID resource
-// (--system-reserved=pid=..., pkg/kubelet/stats/pidlimit).
-const resourcePIDs v1.ResourceName = "pid"
+// ResourcePID is the kubelet's name for the process ID resource
+// (--system-reserved=pid=..., pkg/kubelet/stats/pidlimit), as
+// Options.KubepodsResources takes it.
+const ResourcePID v1.ResourceName = "pid"
 
 // checkKubepodsResources refuses what writeKubepodsCgroup cannot write: a
 // resource other than cpu, memory and pid, or a quantity that is not
@@ -22,7 +21,7 @@ const resourcePIDs v1.ResourceName = "pid"
 func checkKubepodsResources(rl v1.ResourceList) error {
 	for name, q := range rl {
 		switch name {
-		case v1.ResourceCPU, v1.ResourceMemory, resourcePIDs:
+		case v1.ResourceCPU, v1.ResourceMemory, ResourcePID:
 		default:
 			return fmt.Errorf("Options.KubepodsResources[%q]: only cpu, memory and pid are written: %w", name, ErrInvalidOptions)
 		}
@@ -43,29 +42,17 @@ func writeKubepodsCgroup(fsRoot, cgroupRoot string, rl v1.ResourceList) error {
 		return nil
 	}
 	dir := path.Join(cgroupRoot, cgrouplayout.QOSCgroupName(v1.PodQOSGuaranteed).ToCgroupfs())
-	cpu, hasCPU := rl[v1.ResourceCPU]
-	memory, hasMemory := rl[v1.ResourceMemory]
-	pids, hasPIDs := rl[resourcePIDs]
-	var files []cgroupFile
-	add := func(hierarchy, name string, ok bool, value string) {
-		if ok {
-			files = append(files, cgroupFile{filepath.Join(fsRoot, hierarchy, dir), name, value})
-		}
+	var l cgroupLimits
+	if cpu, ok := rl[v1.ResourceCPU]; ok {
+		l.cpuShares = kubelet.MilliCPUToShares(cpu.MilliValue())
 	}
-	shares := kubelet.MilliCPUToShares(cpu.MilliValue())
-	if isCgroupV2(fsRoot) {
-		if err := enableControllers(fsRoot, dir, "+cpu +memory +pids"); err != nil {
-			return err
-		}
-		add("", "cpu.weight", hasCPU, strconv.FormatUint(kubelet.CPUSharesToWeight(shares), 10))
-		add("", "memory.max", hasMemory, strconv.FormatInt(memory.Value(), 10))
-		add("", "pids.max", hasPIDs, strconv.FormatInt(pids.Value(), 10))
-	} else {
-		add("cpu", "cpu.shares", hasCPU, strconv.FormatUint(shares, 10))
-		add("memory", "memory.limit_in_bytes", hasMemory, strconv.FormatInt(memory.Value(), 10))
-		add("pids", "pids.max", hasPIDs, strconv.FormatInt(pids.Value(), 10))
+	if memory, ok := rl[v1.ResourceMemory]; ok {
+		l.memory = memory.Value()
 	}
-	if err := writeCgroupFiles(files); err != nil {
+	if pids, ok := rl[ResourcePID]; ok {
+		l.pids = pids.Value()
+	}
+	if err := writeCgroupLimits(fsRoot, dir, "+cpu +memory +pids", l); err != nil {
 		return fmt.Errorf("kubepods cgroup %s: %w", dir, err)
 	}
 	return nil

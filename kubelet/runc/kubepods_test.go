@@ -15,7 +15,7 @@ func kubepodsResources() v1.ResourceList {
 	return v1.ResourceList{
 		v1.ResourceCPU:    resource.MustParse("1500m"),
 		v1.ResourceMemory: resource.MustParse("1Gi"),
-		resourcePIDs:      resource.MustParse("4096"),
+		ResourcePID:       resource.MustParse("4096"),
 	}
 }
 

@@ -50,31 +50,61 @@ func (r *Runtime) forgetQOSPod(sb *sandboxRecord) {
 // writePodCgroup writes cfg to the cgroup cgroupPath of the hierarchies
 // mounted below fsRoot, creating it.
 func writePodCgroup(fsRoot, cgroupPath string, cfg kubelet.PodResourceConfig) error {
+	return writeCgroupLimits(fsRoot, cgroupPath, "+cpu +memory", cgroupLimits{
+		cpuShares: cfg.CPUShares, cpuQuota: cfg.CPUQuota, cpuPeriod: cfg.CPUPeriod, memory: cfg.MemoryLimit,
+	})
+}
+
+// cgroupLimits are what writeCgroupLimits writes; a zero field is not
+// written.
+type cgroupLimits struct {
+	cpuShares uint64 // cpu.shares; cpu.weight (CPUSharesToWeight) on v2
+	cpuQuota  int64  // with cpuPeriod: the CFS quota; cpu.max on v2
+	cpuPeriod uint64
+	memory    int64 // memory.limit_in_bytes; memory.max on v2
+	pids      int64 // pids.max
+}
+
+// writeCgroupLimits writes l to the cgroup cgroupPath of the hierarchies
+// mounted below fsRoot, creating it; on cgroup v2 it first enables
+// controllers ("+cpu +memory") in its ancestors.
+func writeCgroupLimits(fsRoot, cgroupPath, controllers string, l cgroupLimits) error {
+	v2 := isCgroupV2(fsRoot)
 	var files []cgroupFile
-	if isCgroupV2(fsRoot) {
-		if err := enableControllers(fsRoot, cgroupPath, "+cpu +memory"); err != nil {
+	add := func(hierarchy, name, value string) {
+		if v2 {
+			hierarchy = ""
+		}
+		files = append(files, cgroupFile{filepath.Join(fsRoot, hierarchy, cgroupPath), name, value})
+	}
+	if v2 {
+		if err := enableControllers(fsRoot, cgroupPath, controllers); err != nil {
 			return err
 		}
-		dir := filepath.Join(fsRoot, cgroupPath)
-		files = append(files, cgroupFile{dir, "cpu.weight", strconv.FormatUint(kubelet.CPUSharesToWeight(cfg.CPUShares), 10)})
-		if cfg.CPUQuota > 0 {
-			files = append(files, cgroupFile{dir, "cpu.max", strconv.FormatInt(cfg.CPUQuota, 10) + " " + strconv.FormatUint(cfg.CPUPeriod, 10)})
+		if l.cpuShares > 0 {
+			add("", "cpu.weight", strconv.FormatUint(kubelet.CPUSharesToWeight(l.cpuShares), 10))
 		}
-		if cfg.MemoryLimit > 0 {
-			files = append(files, cgroupFile{dir, "memory.max", strconv.FormatInt(cfg.MemoryLimit, 10)})
+		if l.cpuQuota > 0 {
+			add("", "cpu.max", strconv.FormatInt(l.cpuQuota, 10)+" "+strconv.FormatUint(l.cpuPeriod, 10))
+		}
+		if l.memory > 0 {
+			add("", "memory.max", strconv.FormatInt(l.memory, 10))
 		}
 	} else {
-		cpu, memory := filepath.Join(fsRoot, "cpu", cgroupPath), filepath.Join(fsRoot, "memory", cgroupPath)
-		files = append(files, cgroupFile{cpu, "cpu.shares", strconv.FormatUint(cfg.CPUShares, 10)})
-		if cfg.CPUQuota > 0 {
+		if l.cpuShares > 0 {
+			add("cpu", "cpu.shares", strconv.FormatUint(l.cpuShares, 10))
+		}
+		if l.cpuQuota > 0 {
 			// The period first: the kernel checks the quota against it.
-			files = append(files,
-				cgroupFile{cpu, "cpu.cfs_period_us", strconv.FormatUint(cfg.CPUPeriod, 10)},
-				cgroupFile{cpu, "cpu.cfs_quota_us", strconv.FormatInt(cfg.CPUQuota, 10)})
+			add("cpu", "cpu.cfs_period_us", strconv.FormatUint(l.cpuPeriod, 10))
+			add("cpu", "cpu.cfs_quota_us", strconv.FormatInt(l.cpuQuota, 10))
 		}
-		if cfg.MemoryLimit > 0 {
-			files = append(files, cgroupFile{memory, "memory.limit_in_bytes", strconv.FormatInt(cfg.MemoryLimit, 10)})
+		if l.memory > 0 {
+			add("memory", "memory.limit_in_bytes", strconv.FormatInt(l.memory, 10))
 		}
+	}
+	if l.pids > 0 {
+		add("pids", "pids.max", strconv.FormatInt(l.pids, 10))
 	}
 	return writeCgroupFiles(files)
 }

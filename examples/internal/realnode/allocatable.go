@@ -8,12 +8,9 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/stats"
 )
-
-// resourcePID is the kubelet's name for process IDs in --kube-reserved and
-// --system-reserved.
-const resourcePID v1.ResourceName = "pid"
 
 // evictionHardMemory is the kubelet's default --eviction-hard
 // memory.available threshold, which the node's allocatable memory leaves
@@ -36,7 +33,7 @@ func parseReserved(flag, s string) (v1.ResourceList, error) {
 			return nil, UsageError{fmt.Sprintf("--%s %q: %q is not name=quantity", flag, s, kv)}
 		}
 		switch name {
-		case v1.ResourceCPU, v1.ResourceMemory, resourcePID:
+		case v1.ResourceCPU, v1.ResourceMemory, runc.ResourcePID:
 		default:
 			return nil, UsageError{fmt.Sprintf("--%s: resource %q is not cpu, memory or pid", flag, name)}
 		}
@@ -76,7 +73,7 @@ func nodeResources(m stats.Machine, maxPID int64, reserved v1.ResourceList, enfo
 		v1.ResourceMemory: *resource.NewQuantity(int64(m.MemoryCapacityBytes), resource.BinarySI),
 	}
 	if maxPID > 0 {
-		capacity[resourcePID] = *resource.NewQuantity(maxPID, resource.DecimalSI)
+		capacity[runc.ResourcePID] = *resource.NewQuantity(maxPID, resource.DecimalSI)
 	}
 	nr := NodeResources{Capacity: capacity, Kubepods: v1.ResourceList{}, Allocatable: v1.ResourceList{}}
 	names := make([]string, 0, len(capacity))
@@ -105,7 +102,7 @@ func nodeResources(m stats.Machine, maxPID int64, reserved v1.ResourceList, enfo
 				return NodeResources{}, UsageError{fmt.Sprintf("reserved memory and the eviction threshold (%s) leave nothing of the machine's %s", evictionHardMemory.String(), c.String())}
 			}
 		}
-		if name != resourcePID {
+		if name != runc.ResourcePID {
 			nr.Allocatable[name] = alloc
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/nodekit/nodekit/kubelet/runc"
 	"github.com/nodekit/nodekit/stats"
 )
 
@@ -15,7 +16,7 @@ func TestParseReserved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[v1.ResourceName]string{v1.ResourceCPU: "100m", v1.ResourceMemory: "256Mi", resourcePID: "1k"} {
+	for name, want := range map[v1.ResourceName]string{v1.ResourceCPU: "100m", v1.ResourceMemory: "256Mi", runc.ResourcePID: "1k"} {
 		q := rl[name]
 		if w := resource.MustParse(want); q.Cmp(w) != 0 {
 			t.Errorf("%s = %s, want %s", name, q.String(), want)
@@ -46,7 +47,7 @@ func TestNodeResources(t *testing.T) {
 	reserved := v1.ResourceList{
 		v1.ResourceCPU:    resource.MustParse("500m"),
 		v1.ResourceMemory: resource.MustParse("1Gi"),
-		resourcePID:       resource.MustParse("1000"),
+		runc.ResourcePID:  resource.MustParse("1000"),
 	}
 	check := func(what string, rl v1.ResourceList, want map[v1.ResourceName]string) {
 		t.Helper()
@@ -64,8 +65,8 @@ func TestNodeResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("capacity", nr.Capacity, map[v1.ResourceName]string{v1.ResourceCPU: "2", v1.ResourceMemory: "4Gi", resourcePID: "32768"})
-	check("kubepods", nr.Kubepods, map[v1.ResourceName]string{v1.ResourceCPU: "1500m", v1.ResourceMemory: "3Gi", resourcePID: "31768"})
+	check("capacity", nr.Capacity, map[v1.ResourceName]string{v1.ResourceCPU: "2", v1.ResourceMemory: "4Gi", runc.ResourcePID: "32768"})
+	check("kubepods", nr.Kubepods, map[v1.ResourceName]string{v1.ResourceCPU: "1500m", v1.ResourceMemory: "3Gi", runc.ResourcePID: "31768"})
 	// Allocatable leaves out the hard eviction threshold, and pids.
 	check("allocatable", nr.Allocatable, map[v1.ResourceName]string{v1.ResourceCPU: "1500m", v1.ResourceMemory: "2972Mi"})
 
